@@ -1,0 +1,98 @@
+"""Typed configuration, read from environment variables (prefix ``BQ_``) and an optional ``.env``.
+
+One place for every knob. Validation happens at start-up so a bad value fails with a clear message
+instead of deep inside a worker.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BQ_", env_file=".env", extra="ignore")
+
+    # --- local stack -----------------------------------------------------------------------------
+    run_dir: Path = Field(default=PROJECT_ROOT / ".run", description="logs, data and pid files of the local stack")
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 55432
+    pg_database: str = "bottleneck"
+    pg_user: str = "bottleneck"
+    pg_password: SecretStr = SecretStr("bottleneck")
+    pg_os_user: str = Field(default="bottleneck", description="OS user that owns the private cluster (initdb refuses root)")
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    connect_port: int = 18083
+    kafka_heap: str = "-Xms256m -Xmx768m"
+    connect_heap: str = "-Xms256m -Xmx768m"
+    maven_repo: Path | None = Field(default=None, description="Maven local repository (default: ~/.m2/repository)")
+
+    # --- topics ------------------------------------------------------------------------------------
+    topic_prefix: str = "bottleneck"
+    documents_topic: str = "bottleneck.documents"
+    webhooks_topic: str = "qbo.webhooks"
+    payments_topic: str = "bottleneck.payments"
+    deadletter_topic: str = "qbo.deadletter"
+    topic_partitions: int = 4
+
+    # --- worker --------------------------------------------------------------------------------------
+    worker_id: str = "bottleneck-qbo"
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    webhook_verifier_token: SecretStr = SecretStr("dev-verifier-token")
+    webhook_max_body_bytes: int = 1_048_576
+    cdc_poll_interval_s: float = 30.0
+    retry_base_delay_s: float = 0.5
+    retry_max_delay_s: float = 60.0
+    retry_max_attempts: int = 8
+
+    # --- QuickBooks Online ---------------------------------------------------------------------------
+    qbo_base_url: str = "http://127.0.0.1:8765"  # real QBO: https://quickbooks.api.intuit.com
+    qbo_token_url: str = "http://127.0.0.1:8765/oauth2/v1/tokens/bearer"  # real: https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer
+    qbo_auth_url: str = "https://appcenter.intuit.com/connect/oauth2"
+    qbo_client_id: str = "sandbox-client"
+    qbo_client_secret: SecretStr = SecretStr("sandbox-secret")
+    qbo_redirect_uri: str = "http://127.0.0.1:6066/oauth/callback"
+    qbo_minor_version: int = 75
+    qbo_requests_per_minute: int = 500
+    qbo_max_concurrency: int = 10
+    qbo_batch_per_minute: int = 40
+    qbo_timeout_s: float = 30.0
+    qbo_sandbox_port: int = 8765
+
+    @field_validator("topic_partitions", "qbo_requests_per_minute", "qbo_max_concurrency")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @property
+    def postgres_dsn(self) -> str:
+        return (
+            f"postgresql://{self.pg_user}:{self.pg_password.get_secret_value()}"
+            f"@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+        )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"http://127.0.0.1:{self.connect_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://{self.worker_web_host}:{self.worker_web_port}/webhooks/qbo"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
