@@ -1,0 +1,48 @@
+"""The Faust app: topics declared explicitly, agents kept thin.
+
+The domain logic (decoding, routing, mapping, idempotency) lives outside Faust, in ``bottleneck_qbo``,
+``mappers`` and ``sinks``; the agents in ``streams.outbound`` and ``streams.inbound`` only move events
+between topics and those functions. Run with ``bottleneck-qbo worker``.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from bottleneck_qbo.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    settings.worker_id,
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    value_serializer="raw",
+    key_serializer="raw",
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=1,
+    # Topics are created by `infra.stack.topics.ensure_topics`, with the partition counts we mean;
+    # a topic Faust auto-created would not match its changelog (PartitionsMismatch).
+    topic_allow_declare=False,
+    web_host=settings.worker_web_host,
+    web_port=settings.worker_web_port,
+    web_bind=settings.worker_web_host,
+    datadir=str(settings.run_dir / "faust"),
+    store="memory://",
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    broker_commit_every=100,
+    broker_commit_interval=1.0,
+    stream_wait_empty=False,
+)
+
+# Debezium's row topics: one per captured table. Raw bytes in, decoded by bottleneck_qbo.cdc.
+# (The outbound module builds the topic from the table registry.)
+documents_topic = app.topic(settings.documents_topic, key_type=bytes, value_type=bytes, internal=False)
+webhooks_topic = app.topic(settings.webhooks_topic, key_type=bytes, value_type=bytes, internal=False)
+payments_topic = app.topic(settings.payments_topic, key_type=bytes, value_type=bytes, internal=False)
+deadletter_topic = app.topic(settings.deadletter_topic, key_type=bytes, value_type=bytes, internal=False)
+
+
+def register_modules() -> None:
+    """Import the agent modules so their decorators register with ``app`` (explicit, not autodiscovery)."""
+    from streams import inbound, outbound  # noqa: F401

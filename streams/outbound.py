@@ -1,0 +1,1 @@
+"""Outbound agents: Debezium row topics -> documents -> sync engine -> QBO (owned by the lead)."""
