@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     qbo_batch_per_minute: int = 40
     qbo_timeout_s: float = 30.0
     qbo_sandbox_port: int = 8765
+    # QBO client (sinks/qbo/client.py)
+    qbo_access_token: SecretStr | None = Field(default=None, description="static bearer token (sandbox --access-token); disables OAuth refresh")
+    qbo_rate_window_s: float = Field(default=60.0, gt=0, description="window of qbo_requests_per_minute / qbo_batch_per_minute")
+    qbo_rate_limit_wait_s: float = Field(default=60.0, ge=0, description="pause of a realm after a 429 without Retry-After (Intuit: 60 s)")
+    qbo_rate_limit_max_retries: int = Field(default=10, ge=0, description="429s absorbed per request before raising QboRateLimited")
+    qbo_retry_max_attempts: int = Field(default=4, ge=0, description="resends after 5xx/timeouts (reads, and writes carrying a requestid)")
+    qbo_retry_base_delay_s: float = Field(default=0.5, ge=0)
+    qbo_retry_max_delay_s: float = Field(default=20.0, ge=0)
+    qbo_token_refresh_margin_s: float = Field(default=300.0, ge=0, description="refresh the access token this long before it expires")
 
     @field_validator("topic_partitions", "qbo_requests_per_minute", "qbo_max_concurrency")
     @classmethod
