@@ -1,0 +1,1 @@
+"""The outbound sync engine: Bottleneck documents -> QBO, idempotent, dependency-ordered. No Faust here."""

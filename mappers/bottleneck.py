@@ -1,0 +1,190 @@
+"""Typed Bottleneck rows (see tests/fixtures/bottleneck-schema.sql), as the sync reads them from Postgres.
+
+Extra columns are ignored so Bottleneck may add columns without breaking the pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Address(Row):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class Company(Row):
+    id: int
+    name: str
+    qbo_realm_id: str | None = None
+    qbo_sync_mode: Literal["manual", "live"] = "live"
+
+
+class Customer(Row):
+    id: int
+    company_id: int
+    name: str
+    company_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    payment_terms_days: int | None = None
+    is_active: bool = True
+    notes: str | None = None
+
+
+class Vendor(Row):
+    id: int
+    company_id: int
+    name: str
+    company_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    billing_address: Address | None = None
+    payment_terms_days: int | None = None
+    is_active: bool = True
+    notes: str | None = None
+
+
+ItemKind = Literal["inventory", "non_tracking", "service"]
+
+
+class Item(Row):
+    id: int
+    company_id: int
+    sku: str
+    name: str
+    description: str | None = None
+    kind: ItemKind
+    unit_of_measure: str = "each"
+    sales_price: Decimal | None = None
+    purchase_cost: Decimal | None = None
+    is_active: bool = True
+    created_at: datetime | None = None
+
+
+class Lot(Row):
+    id: int
+    company_id: int
+    item_id: int
+    lot_code: str
+    quantity_on_hand: Decimal = Decimal(0)
+    unit_cost: Decimal = Decimal(0)
+    expires_on: date | None = None
+    created_at: datetime | None = None
+
+
+class LotWithItem(Row):
+    """A lot with the item it belongs to (the lot's QBO Name and Sku come from both)."""
+
+    lot: Lot
+    item: Item
+
+
+class SalesLine(Row):
+    id: int
+    line_no: int
+    item_id: int
+    lot_id: int | None = None
+    description: str | None = None
+    quantity: Decimal
+    unit_price: Decimal
+
+
+class SalesOrder(Row):
+    id: int
+    company_id: int
+    number: str
+    customer_id: int
+    status: Literal["draft", "open", "closed", "cancelled"]
+    order_date: date
+    ship_by: date | None = None
+    memo: str | None = None
+    lines: list[SalesLine] = Field(default_factory=list)
+
+
+class Invoice(Row):
+    id: int
+    company_id: int
+    number: str
+    customer_id: int
+    sales_order_id: int | None = None
+    status: Literal["draft", "open", "paid", "void"]
+    issue_date: date
+    due_date: date | None = None
+    memo: str | None = None
+    lines: list[SalesLine] = Field(default_factory=list)
+
+
+class PurchaseLine(Row):
+    id: int
+    line_no: int
+    item_id: int
+    lot_id: int | None = None
+    purchase_order_line_id: int | None = None
+    linked_purchase_order_id: int | None = None  # the PO owning purchase_order_line_id (joined on load)
+    description: str | None = None
+    quantity: Decimal
+    unit_cost: Decimal
+
+
+class PurchaseOrder(Row):
+    id: int
+    company_id: int
+    number: str
+    vendor_id: int
+    status: Literal["draft", "open", "closed", "cancelled"]
+    order_date: date
+    expected_on: date | None = None
+    memo: str | None = None
+    lines: list[PurchaseLine] = Field(default_factory=list)
+
+
+class Bill(Row):
+    id: int
+    company_id: int
+    number: str
+    vendor_id: int
+    purchase_order_id: int | None = None
+    status: Literal["draft", "open", "paid", "void"]
+    bill_date: date
+    due_date: date | None = None
+    memo: str | None = None
+    lines: list[PurchaseLine] = Field(default_factory=list)
+
+
+class JobLine(Row):
+    id: int
+    lot_id: int
+    quantity: Decimal
+
+
+class ShipJob(Row):
+    id: int
+    company_id: int
+    sales_order_id: int
+    status: Literal["pending", "in_progress", "completed", "cancelled"]
+    completed_at: datetime | None = None
+    lines: list[JobLine] = Field(default_factory=list)
+
+
+class ReceiveJob(Row):
+    id: int
+    company_id: int
+    purchase_order_id: int
+    status: Literal["pending", "in_progress", "completed", "cancelled"]
+    completed_at: datetime | None = None
+    lines: list[JobLine] = Field(default_factory=list)
