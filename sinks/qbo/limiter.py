@@ -1,0 +1,143 @@
+"""Per-realm client-side limits, shared by every caller in the process.
+
+QBO allows ~500 requests/minute and 10 concurrent requests per realm, and 40 batch calls/minute.
+Each realm gets a rolling-window request counter, a concurrency semaphore, and a batch window.
+A rolling window (not a token bucket with burst) because a bucket of capacity N refilling at N/min can
+let 2N requests into one minute, which is exactly what QBO's per-minute counter punishes.
+On 429 only that realm is paused; other realms keep going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+__all__ = ["LimiterConfig", "RealmLimiter", "LimiterRegistry", "shared_limiter_registry"]
+
+
+@dataclass(frozen=True)
+class LimiterConfig:
+    requests_per_window: int = 500
+    max_concurrency: int = 10
+    batch_per_window: int = 40
+    window_s: float = 60.0
+    # Client and server clocks/arrival times differ slightly; keep a margin so the server never counts N+1.
+    safety_margin_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.requests_per_window < 1 or self.max_concurrency < 1 or self.batch_per_window < 1:
+            raise ValueError("limits must be at least 1")
+        if self.window_s <= 0:
+            raise ValueError("window_s must be positive")
+
+
+class _RollingWindow:
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._sent: deque[float] = deque()
+
+    def wait_time(self) -> float:
+        """0 when a request may start now (and records it), else seconds until a slot frees."""
+        now = self._clock()
+        while self._sent and self._sent[0] <= now - self.window_s:
+            self._sent.popleft()
+        if len(self._sent) < self.limit:
+            self._sent.append(now)
+            return 0.0
+        return self._sent[0] + self.window_s - now
+
+    def in_window(self) -> int:
+        now = self._clock()
+        return sum(1 for t in self._sent if t > now - self.window_s)
+
+
+class RealmLimiter:
+    """Limits for one realm. Use ``async with limiter.slot(batch=False): ...`` around each HTTP call."""
+
+    def __init__(self, config: LimiterConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._clock = clock
+        window = config.window_s + config.safety_margin_s
+        self._requests = _RollingWindow(config.requests_per_window, window, clock)
+        self._batches = _RollingWindow(config.batch_per_window, window, clock)
+        self._semaphore = asyncio.Semaphore(config.max_concurrency)
+        self._paused_until = 0.0
+        self.in_flight = 0
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    def pause(self, seconds: float) -> None:
+        """Stop this realm's new requests for ``seconds`` (after a 429); never shortens an existing pause."""
+        self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    async def _admit(self, batch: bool) -> None:
+        while True:
+            if (paused := self.paused_for) > 0:
+                await asyncio.sleep(paused)
+                continue
+            if batch:
+                # Check the batch window first so a refused batch does not consume a request slot.
+                if (wait := self._batches.wait_time()) > 0:
+                    await asyncio.sleep(wait)
+                    continue
+            if (wait := self._requests.wait_time()) > 0:
+                if batch:
+                    self._batches._sent.pop()  # give the batch slot back; we retry both together
+                await asyncio.sleep(wait)
+                continue
+            return
+
+    @asynccontextmanager
+    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
+        async with self._semaphore:
+            await self._admit(batch)
+            self.in_flight += 1
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+
+class LimiterRegistry:
+    """One RealmLimiter per realm. asyncio primitives belong to one event loop, so limiters are kept per loop."""
+
+    def __init__(self, config: LimiterConfig | None = None) -> None:
+        self.config = config or LimiterConfig()
+        self._overrides: dict[str, LimiterConfig] = {}
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RealmLimiter]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def configure_realm(self, realm_id: str, config: LimiterConfig) -> None:
+        """Give one realm its own limits (applies to limiters created afterwards)."""
+        self._overrides[realm_id] = config
+        for limiters in self._by_loop.values():
+            limiters.pop(realm_id, None)
+
+    def for_realm(self, realm_id: str) -> RealmLimiter:
+        loop = asyncio.get_running_loop()
+        limiters = self._by_loop.setdefault(loop, {})
+        limiter = limiters.get(realm_id)
+        if limiter is None:
+            limiter = limiters[realm_id] = RealmLimiter(self._overrides.get(realm_id, self.config))
+        return limiter
+
+
+_shared: dict[LimiterConfig, LimiterRegistry] = {}
+
+
+def shared_limiter_registry(config: LimiterConfig) -> LimiterRegistry:
+    """The process-wide registry for these limits: every QboClient built with the same limits shares it."""
+    registry = _shared.get(config)
+    if registry is None:
+        registry = _shared[config] = LimiterRegistry(config)
+    return registry
