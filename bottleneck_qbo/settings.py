@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     connect_heap: str = "-Xms256m -Xmx768m"
     maven_repo: Path | None = Field(default=None, description="Maven local repository (default: ~/.m2/repository)")
 
+    pg_cdc_password: SecretStr = Field(default=SecretStr("dbz"), description="password of the `dbz` role Debezium connects as")
+    stack_lib_dir: Path = Field(default=PROJECT_ROOT / "infra" / "lib", description="cache of the Kafka/Connect jars (Maven)")
+    connect_plugin_dir: Path = Field(default=PROJECT_ROOT / "infra" / "connect-plugins", description="Connect plugin.path (Debezium)")
+    connector_name: str = "bottleneck-postgres"
+    cdc_topic_partitions: int = Field(default=1, ge=1, description="partitions of Debezium's topics (one connector task writes them)")
+    stack_start_timeout_s: float = Field(default=120.0, gt=0, description="how long `stack up` waits for each component")
     # --- topics ------------------------------------------------------------------------------------
     topic_prefix: str = "bottleneck"
     documents_topic: str = "bottleneck.documents"
