@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,13 +33,13 @@ class Settings(BaseSettings):
     kafka_heap: str = "-Xms256m -Xmx768m"
     connect_heap: str = "-Xms256m -Xmx768m"
     maven_repo: Path | None = Field(default=None, description="Maven local repository (default: ~/.m2/repository)")
-
     pg_cdc_password: SecretStr = Field(default=SecretStr("dbz"), description="password of the `dbz` role Debezium connects as")
     stack_lib_dir: Path = Field(default=PROJECT_ROOT / "infra" / "lib", description="cache of the Kafka/Connect jars (Maven)")
     connect_plugin_dir: Path = Field(default=PROJECT_ROOT / "infra" / "connect-plugins", description="Connect plugin.path (Debezium)")
     connector_name: str = "bottleneck-postgres"
     cdc_topic_partitions: int = Field(default=1, ge=1, description="partitions of Debezium's topics (one connector task writes them)")
     stack_start_timeout_s: float = Field(default=120.0, gt=0, description="how long `stack up` waits for each component")
+
     # --- topics ------------------------------------------------------------------------------------
     topic_prefix: str = "bottleneck"
     documents_topic: str = "bottleneck.documents"
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     cdc_overlap_s: float = Field(default=120.0, ge=0, description="the CDC checkpoint trails the poll time by this much (clock skew, late commits)")
 
     # --- QuickBooks Online ---------------------------------------------------------------------------
+    # local: the QBO sandbox in infra/ (connect creates the realm there); intuit: real QBO (Intuit's
+    # sandbox or production company, chosen by qbo_base_url), connected through OAuth consent.
+    qbo_environment: Literal["local", "intuit"] = "local"
     qbo_base_url: str = "http://127.0.0.1:8765"  # real QBO: https://quickbooks.api.intuit.com
     qbo_token_url: str = "http://127.0.0.1:8765/oauth2/v1/tokens/bearer"  # real: https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer
     qbo_auth_url: str = "https://appcenter.intuit.com/connect/oauth2"
