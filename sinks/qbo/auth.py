@@ -74,15 +74,15 @@ class InMemoryTokenStore:
 
 
 class PostgresTokenStore:
-    """Tokens in ``qbo_sync.oauth_tokens`` (one row per realm, upserted)."""
+    """Tokens in ``qbo_sync.oauth_tokens`` (one row per realm, upserted; table as in infra/migrations/0002)."""
 
     DDL = """
     CREATE SCHEMA IF NOT EXISTS qbo_sync;
     CREATE TABLE IF NOT EXISTS qbo_sync.oauth_tokens (
         realm_id text PRIMARY KEY,
-        access_token text NOT NULL,
-        access_expires_at timestamptz NOT NULL,
-        refresh_token text NOT NULL,
+        access_token text,
+        access_expires_at timestamptz,
+        refresh_token text,
         refresh_expires_at timestamptz,
         updated_at timestamptz NOT NULL DEFAULT now()
     );
@@ -111,11 +111,13 @@ class PostgresTokenStore:
             row = await cur.fetchone()
         if row is None:
             return None
+        # The migration allows NULLs (a realm row may exist before its first token): a missing access
+        # token reads as expired, so the next call refreshes; a missing refresh token fails at refresh.
         return TokenSet(
             realm_id=row[0],
-            access_token=SecretStr(row[1]),
-            access_expires_at=row[2],
-            refresh_token=SecretStr(row[3]),
+            access_token=SecretStr(row[1] or ""),
+            access_expires_at=row[2] or datetime(1970, 1, 1, tzinfo=UTC),
+            refresh_token=SecretStr(row[3] or ""),
             refresh_expires_at=row[4],
         )
 
@@ -237,6 +239,8 @@ class TokenManager:
             current = tokens.access_token.get_secret_value()
             if rejected is not None and current != rejected and tokens.access_valid_for() > self.refresh_margin:
                 return current  # somebody refreshed while we waited for the lock
+            if not tokens.refresh_token.get_secret_value():
+                raise QboConfigError(message=f"No QBO refresh token stored for realm {realm_id}: connect the company again")
             data = await request_tokens(
                 self.oauth,
                 {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.get_secret_value()},

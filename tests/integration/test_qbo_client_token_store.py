@@ -78,3 +78,18 @@ async def test_tokens_round_trip_and_rotation_upserts(pg_dsn: str) -> None:
     async with await psycopg.AsyncConnection.connect(pg_dsn) as conn:
         cur = await conn.execute("SELECT count(*), max(updated_at) IS NOT NULL FROM qbo_sync.oauth_tokens")
         assert await cur.fetchone() == (1, True)
+
+
+async def test_row_with_null_tokens_reads_as_expired(pg_dsn: str) -> None:
+    import psycopg
+
+    store = PostgresTokenStore(pg_dsn)
+    await store.ensure_schema()
+    async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO qbo_sync.oauth_tokens (realm_id, access_token, access_expires_at, refresh_token)"
+            " VALUES ('r-null', NULL, NULL, 'RT-x')"
+        )
+    got = await store.get("r-null")
+    assert got is not None and got.access_valid_for().total_seconds() < 0
+    assert got.refresh_token.get_secret_value() == "RT-x"
