@@ -253,6 +253,7 @@ class QboClient:
         content: bytes | None = None,
         retry_transient: bool,
         batch: bool = False,
+        weight: int = 1,
     ) -> Any:
         url = f"/v3/company/{realm_id}/{path}"
         label = f"{method} {url}"  # what errors and logs show: never the query string or headers
@@ -263,7 +264,7 @@ class QboClient:
         while True:
             limiter = self.limiters.for_realm(realm_id)
             try:
-                async with limiter.slot(batch=batch):
+                async with limiter.slot(batch=batch, weight=weight):
                     response = await self._http.request(
                         method, url, params=query, content=content, headers=headers,
                         extensions={REALM_EXTENSION: realm_id},
@@ -458,7 +459,7 @@ class QboClient:
             data = await self._request(
                 realm_id, "POST", "batch", entity="batch", params=params,
                 content=_encode("batch", {"BatchItemRequest": list(chunk)}),
-                retry_transient=request_id is not None, batch=True,
+                retry_transient=request_id is not None, batch=True, weight=len(chunk),
             )
             for answer in data.get("BatchItemResponse", []) if isinstance(data, Mapping) else []:
                 if isinstance(answer, Mapping) and "bId" in answer:

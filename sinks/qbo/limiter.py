@@ -43,15 +43,19 @@ class _RollingWindow:
         self._clock = clock
         self._sent: deque[float] = deque()
 
-    def wait_time(self) -> float:
-        """0 when a request may start now (and records it), else seconds until a slot frees."""
+    def wait_time(self, weight: int = 1) -> float:
+        """0 when ``weight`` units may start now (and records them), else seconds until enough free up."""
+        weight = min(max(1, weight), self.limit)  # a call heavier than the whole budget waits for an empty window
         now = self._clock()
         while self._sent and self._sent[0] <= now - self.window_s:
             self._sent.popleft()
-        if len(self._sent) < self.limit:
-            self._sent.append(now)
+        if len(self._sent) + weight <= self.limit:
+            self._sent.extend([now] * weight)
             return 0.0
-        return self._sent[0] + self.window_s - now
+        return self._sent[len(self._sent) + weight - self.limit - 1] + self.window_s - now
+
+    def give_back(self) -> None:
+        self._sent.pop()
 
     def in_window(self) -> int:
         now = self._clock()
@@ -79,7 +83,7 @@ class RealmLimiter:
         """Stop this realm's new requests for ``seconds`` (after a 429); never shortens an existing pause."""
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
-    async def _admit(self, batch: bool) -> None:
+    async def _admit(self, batch: bool, weight: int) -> None:
         while True:
             if (paused := self.paused_for) > 0:
                 await asyncio.sleep(paused)
@@ -89,17 +93,18 @@ class RealmLimiter:
                 if (wait := self._batches.wait_time()) > 0:
                     await asyncio.sleep(wait)
                     continue
-            if (wait := self._requests.wait_time()) > 0:
+            if (wait := self._requests.wait_time(weight)) > 0:
                 if batch:
-                    self._batches._sent.pop()  # give the batch slot back; we retry both together
+                    self._batches.give_back()  # give the batch slot back; we retry both together
                 await asyncio.sleep(wait)
                 continue
             return
 
     @asynccontextmanager
-    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
+    async def slot(self, *, batch: bool = False, weight: int = 1) -> AsyncIterator[None]:
+        """``weight``: units of the per-minute budget this call uses (QBO meters each batch item as a request)."""
         async with self._semaphore:
-            await self._admit(batch)
+            await self._admit(batch, weight)
             self.in_flight += 1
             try:
                 yield

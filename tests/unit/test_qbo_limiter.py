@@ -102,3 +102,19 @@ def test_bad_config_is_refused() -> None:
         LimiterConfig(requests_per_window=0)
     with pytest.raises(ValueError):
         LimiterConfig(window_s=0)
+
+
+async def test_batch_weight_counts_each_item_against_the_request_window() -> None:
+    cfg = LimiterConfig(requests_per_window=5, batch_per_window=10, window_s=0.3, safety_margin_s=0.0)
+    limiter = RealmLimiter(cfg)
+    units: list[tuple[float, int]] = []
+
+    async def call(weight: int, batch: bool) -> None:
+        async with limiter.slot(batch=batch, weight=weight):
+            # a call heavier than the budget (9 > 5) is admitted alone into an otherwise empty window
+            units.append((time.monotonic(), min(weight, 5)))
+
+    await asyncio.gather(call(3, True), call(3, True), call(1, False), call(9, True))
+    assert sorted(w for _, w in units) == [1, 3, 3, 5]
+    for start, _ in units:
+        assert sum(w for t, w in units if start <= t < start + 0.3) <= 5
