@@ -79,6 +79,9 @@ def validate_body(entity: str, body: Mapping[str, Any], *, creating: bool, spars
             if complete:
                 raise _fail(entity, "Name", "is required", "2020")
         else:
+            if isinstance(name, str) and ":" in name:
+                # ':' separates levels of FullyQualifiedName; sub-items use ParentRef instead.
+                raise _fail(entity, "Name", f"{name!r} must not contain ':' (use ParentRef for sub-items)", "6000")
             _check_len(entity, "Name", name, ITEM_NAME_MAX)
         _check_len(entity, "Description", body.get("Description"), NOTE_MAX)
     _check_len(entity, "DocNumber", body.get("DocNumber"), DOC_NUMBER_MAX)

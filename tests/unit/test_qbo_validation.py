@@ -33,6 +33,7 @@ def test_sparse_update_does_not_require_display_name_but_checks_it() -> None:
 def test_item_name_rules() -> None:
     assert "Item.Name: is required" in _err("Item", {"Type": "Service"}).message
     assert "at most 100" in _err("Item", {"Name": "n" * 101}).message
+    assert "Item.Name" in _err("Item", {"Name": "Widgets:Blue"}).message
     assert "Item.Description" in _err("Item", {"Name": "ok", "Description": "d" * 4001}).message
     validate_body("Item", {"Name": "n" * 100, "Description": "d" * 4000}, creating=True)
 
