@@ -164,15 +164,15 @@ def state(
         args.append(entity)
     if id is not None:
         where.append("local_id = %s")
-        args.append(str(id))
+        args.append(id)
     cond = " and ".join(where)
     with psycopg.connect(get_settings().postgres_dsn, row_factory=dict_row) as conn:
         synced = conn.execute(
-            f"select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, synced_at from qbo_sync.id_map where {cond} order by entity_type, local_id::bigint",
+            f"select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, last_error, synced_at from qbo_sync.id_map where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
         parked = conn.execute(
-            f"select entity_type, local_id, kind, reason, attempts, next_attempt_at from qbo_sync.parked where {cond} order by entity_type, local_id",
+            f"select entity_type, local_id, state, reason, waiting_on_type, waiting_on_id, attempts, next_attempt_at from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
     json.dump({"synced": synced, "parked": parked}, sys.stdout, default=str, indent=2)

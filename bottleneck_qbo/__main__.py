@@ -1,0 +1,3 @@
+from bottleneck_qbo.cli import main
+
+main()

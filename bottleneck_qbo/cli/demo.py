@@ -1,0 +1,40 @@
+"""`bottleneck-qbo demo` and `bottleneck-qbo bench`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bottleneck_qbo.settings import get_settings
+
+
+def demo() -> None:
+    """Start the whole stack (with the QBO sandbox and a worker), write demo data, show live sync."""
+    from bottleneck_qbo.demo.run import run
+    from infra.stack import up
+
+    settings = get_settings()
+    typer.secho("Starting the local stack (first run fetches jars with Maven; later runs reuse them)...", fg="cyan")
+    status = up(settings)
+    for name, state in status.components.items():
+        typer.echo(f"  {name:12} {state}")
+    run(settings)
+
+
+def bench(
+    documents: Annotated[int, typer.Option(help="documents for the latency run")] = 300,
+    rate: Annotated[float, typer.Option(help="documents committed per second in the latency run")] = 10.0,
+) -> None:
+    """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
+    from bottleneck_qbo.bench.run import run
+    from infra.stack import up
+
+    settings = get_settings()
+    up(settings)
+    run(settings, documents=documents, rate=rate)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
+    app.command()(bench)

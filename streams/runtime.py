@@ -1,0 +1,110 @@
+"""The worker's shared objects, built once per process inside the worker's event loop.
+
+One QBO client (so one per-realm limiter and one token manager for every agent), the sync engine and
+its Postgres connections. Agents call ``await get_runtime()``; nothing here imports an agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from bottleneck_qbo.settings import Settings, get_settings
+from bottleneck_qbo.sync.docref import DocRef
+from bottleneck_qbo.sync.engine import SyncEngine
+from bottleneck_qbo.sync.idmap import IdMap
+from bottleneck_qbo.sync.parking import Parking
+from bottleneck_qbo.sync.registry import REGISTRY
+from bottleneck_qbo.sync.source import Source
+from sinks.qbo.auth import PostgresTokenStore
+from sinks.qbo.client import QboClient
+
+log = logging.getLogger(__name__)
+
+_COMPANY_CACHE_SIZE = 100_000
+
+
+def worker_qbo_settings(settings: Settings) -> Settings:
+    """The worker never waits out a 429 inside an agent: the engine parks the document and the realm
+    is retried later, so one throttled realm cannot hold up the others sharing its partition."""
+    return settings.model_copy(update={"qbo_rate_limit_max_retries": 0})
+
+
+class Runtime:
+    def __init__(self, settings: Settings, source: Source, idmap: IdMap, parking: Parking, qbo: QboClient) -> None:
+        self.settings = settings
+        self.source = source
+        self.idmap = idmap
+        self.parking = parking
+        self.qbo = qbo
+        self.registry = REGISTRY
+        self.engine = SyncEngine(
+            source,
+            qbo,
+            idmap,
+            parking,
+            REGISTRY,
+            retry_base_delay_s=settings.retry_base_delay_s,
+            retry_max_delay_s=settings.retry_max_delay_s,
+            retry_max_attempts=settings.retry_max_attempts,
+        )
+        # A document's company never changes: remember it instead of asking Postgres per line event.
+        self._company_of: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    @classmethod
+    async def create(cls, settings: Settings) -> "Runtime":
+        dsn = settings.postgres_dsn
+        source = await Source.connect(dsn)
+        idmap = await IdMap.connect(dsn)
+        parking = await Parking.connect(dsn)
+        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(dsn))
+        return cls(settings, source, idmap, parking, qbo)
+
+    async def resolve_company(self, ref: DocRef) -> DocRef | None:
+        """``ref`` with its company filled in, or None when the row is gone and was never synced."""
+        if ref.company_id is not None:
+            return ref
+        key = (ref.entity_type, ref.local_id)
+        company = self._company_of.get(key)
+        if company is None:
+            processor = self.registry.get(ref.entity_type)
+            if processor is not None:
+                company = await self.source.company_of(processor.table, ref.local_id)
+            if company is None:
+                entry = await self.idmap.find(ref.entity_type, ref.local_id)
+                company = entry.company_id if entry else None
+            if company is None:
+                return None
+            self._company_of[key] = company
+            if len(self._company_of) > _COMPANY_CACHE_SIZE:
+                self._company_of.popitem(last=False)
+        return ref.model_copy(update={"company_id": company})
+
+    def qbo_metrics_text(self) -> str:
+        return self.qbo.stats.prometheus_text()
+
+    async def close(self) -> None:
+        await self.qbo.aclose()
+        for closeable in (self.source, self.idmap, self.parking):
+            await closeable.close()
+
+
+_runtime: Runtime | None = None
+_lock: asyncio.Lock | None = None
+
+
+async def get_runtime() -> Runtime:
+    global _runtime, _lock
+    if _runtime is None:
+        if _lock is None:
+            _lock = asyncio.Lock()
+        async with _lock:
+            if _runtime is None:
+                _runtime = await Runtime.create(get_settings())
+                log.info("runtime ready: QBO at %s, %d processors", _runtime.settings.qbo_base_url, len(REGISTRY))
+    return _runtime
+
+
+def current_runtime() -> Runtime | None:
+    return _runtime
