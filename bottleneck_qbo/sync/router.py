@@ -114,7 +114,10 @@ def route(table: str, op: str, before: Row | None, after: Row | None) -> list[Do
 
 
 def route_event(event: Any) -> list[DocRef]:
-    """Route a decoded ``bottleneck_qbo.cdc`` change event (anything with table/op/before/after)."""
-    table = getattr(event, "table", None) or event.source.table
-    op = getattr(event.op, "value", event.op)
-    return route(table, str(op), event.before, event.after)
+    """Route a decoded ``bottleneck_qbo.cdc`` record (ChangeEvent; tombstones and others route nowhere)."""
+    if getattr(event, "kind", "change") != "change":
+        return []
+    before = event.before
+    if before is None and event.op == "d":
+        before = dict(event.key)  # default replica identity: only the key survives a delete
+    return route(event.table, event.op, before, event.after)

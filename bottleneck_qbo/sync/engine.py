@@ -1,0 +1,213 @@
+"""SyncEngine: brings one Bottleneck document's current state into QBO, idempotently.
+
+``await engine.sync(ref)`` reads the document from Postgres (one consistent snapshot), skips drafts,
+companies without a realm and (in manual mode) anything not asked for, ensures dependencies through
+the same path, then lets the processor write through ``Writer`` (hash check, lookup, create with a
+deterministic requestid, or sparse update). It never sleeps and never raises for a QBO or data
+problem: failures come back as a ``SyncOutcome`` and are parked (``qbo_sync.sync_parking``) so the
+caller moves on; ``redrive_due(now)`` hands parked documents back when they are due.
+No Faust here: the worker calls these two methods.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+
+from bottleneck_qbo.sync.accounts import AccountResolver
+from bottleneck_qbo.sync.docref import DocRef
+from bottleneck_qbo.sync.idmap import IdMap
+from bottleneck_qbo.sync.outcome import Kind, SkipReason, SyncOutcome
+from bottleneck_qbo.sync.parking import Parking
+from bottleneck_qbo.sync.processor import Processor
+from bottleneck_qbo.sync.registry import Registry
+from bottleneck_qbo.sync.source import Source
+from bottleneck_qbo.sync.writer import SyncConflict, WriteResult, Writer
+from mappers.common import MappingError, StaticRefs
+from sinks.qbo.api import QboApi
+from sinks.qbo.errors import (
+    QboAuthError,
+    QboConfigError,
+    QboError,
+    QboRateLimited,
+    QboStaleSyncToken,
+    QboTransientError,
+)
+
+log = logging.getLogger("bottleneck_qbo.sync")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        source: Source,
+        qbo: QboApi,
+        idmap: IdMap,
+        parking: Parking,
+        registry: Registry,
+        *,
+        accounts: AccountResolver | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        retry_base_delay_s: float = 0.5,
+        retry_max_delay_s: float = 60.0,
+        retry_max_attempts: int = 8,
+    ) -> None:
+        self.source = source
+        self.qbo = qbo
+        self.idmap = idmap
+        self.parking = parking
+        self.registry = registry
+        self.accounts = accounts or AccountResolver(qbo)
+        self.clock = clock
+        self.retry_base_delay_s = retry_base_delay_s
+        self.retry_max_delay_s = retry_max_delay_s
+        self.retry_max_attempts = retry_max_attempts
+
+    # --- public API --------------------------------------------------------------------------------
+    async def sync(self, ref: DocRef) -> SyncOutcome:
+        """Bring ``ref``'s current state into QBO. Never raises for data or QBO failures."""
+        return await self._sync(ref, as_dependency=False, path=())
+
+    async def redrive_due(self, now: datetime | None = None) -> list[DocRef]:
+        """Parked documents due for another attempt (retry time reached, or their dependency synced).
+        Each is leased: call ``sync`` on it; it is re-parked or cleared by that call."""
+        return await self.parking.due(now or self.clock())
+
+    # --- the path every document (and dependency) takes ---------------------------------------------
+    async def _sync(self, ref: DocRef, *, as_dependency: bool, path: tuple[str, ...]) -> SyncOutcome:
+        processor = self.registry.get(ref.entity_type)
+        if processor is None:
+            return SyncOutcome(kind=Kind.DEAD, ref=ref, reason=f"no processor is registered for entity type {ref.entity_type!r}")
+        if ref.key in path:
+            return self._skipped(ref, SkipReason.CYCLE, f"dependency cycle through {' -> '.join(path)}")
+        try:
+            return await self._sync_checked(processor, ref, as_dependency=as_dependency, path=path + (ref.key,))
+        except psycopg.OperationalError as exc:
+            # Bottleneck's database is unreachable: nothing is wrong with the document
+            return await self._retry(ref, processor, f"database unavailable: {exc}", None)
+
+    async def _sync_checked(self, p: Processor[Any], ref: DocRef, *, as_dependency: bool, path: tuple[str, ...]) -> SyncOutcome:
+        company_id = ref.company_id if ref.company_id is not None else await self.source.company_of(p.table, ref.local_id)
+        if company_id is None:
+            gone = await self.idmap.find(ref.entity_type, ref.local_id)
+            if gone is None:
+                await self.parking.clear(ref)
+                return self._skipped(ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
+            company_id = gone.company_id
+        ref = ref.model_copy(update={"company_id": company_id})
+        company = await self.source.company(company_id)
+        if company is None or not company.qbo_realm_id:
+            log.info("skip %s: company %s is not connected to QuickBooks", ref, company_id)
+            return self._skipped(ref, SkipReason.NO_REALM, f"company {company_id} has no qbo_realm_id")
+        if company.qbo_sync_mode == "manual" and not (ref.forced or as_dependency):
+            return self._skipped(ref, SkipReason.MANUAL_MODE, f"company {company_id} syncs manually; publish it to send it")
+        realm = company.qbo_realm_id
+
+        async with self.source.snapshot() as db:
+            doc = await p.load(db, ref.local_id)
+        entry = await self.idmap.get(company_id, ref.entity_type, ref.local_id)
+        writer_args = dict(qbo=self.qbo, idmap=self.idmap, processor=p, company_id=company_id, local_id=ref.local_id, realm_id=realm, entry=entry,
+                           today=lambda: self.clock().date())
+        try:
+            if doc is None or p.is_removed(doc):
+                result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]
+                if not result.wrote and (entry is None or entry.qbo_id is None):
+                    await self.parking.clear(ref)
+                    return self._skipped(ref, SkipReason.NOT_IN_QBO, "removed in Bottleneck before it reached QuickBooks")
+                return await self._done(ref, p, result)
+            if not p.is_publishable(doc):
+                await self.parking.clear(ref)
+                return self._skipped(ref, SkipReason.DRAFT, "draft")
+
+            deps = [d.model_copy(update={"company_id": company_id}) for d in p.dependencies(doc)]
+            for dep in deps:
+                out = await self._sync(dep, as_dependency=True, path=path)
+                if not out.ok:
+                    # a failed dependency blocks only its dependants; re-driven when it syncs
+                    reason = f"waiting for {dep.entity_type} {dep.local_id}: {out.reason or out.kind.value}"
+                    await self.parking.park(ref, "waiting", reason, waiting_on=dep, next_attempt_at=None)
+                    return SyncOutcome(kind=Kind.WAITING, ref=ref, qbo_entity=p.qbo_entity, reason=reason, waiting_on=dep)
+
+            refs = await self._refs(company_id, realm, deps)
+            result = await p.write(Writer(doc=doc, **writer_args), doc, refs)  # type: ignore[arg-type]
+            outcome = await self._done(ref, p, result)
+            if result.wrote and result.qbo_object is not None:
+                for follow in await p.after_sync(doc, result.qbo_object):
+                    await self._sync(follow.model_copy(update={"company_id": company_id}), as_dependency=True, path=path)
+            return outcome
+        except MappingError as exc:
+            return await self._dead(ref, p, str(exc), None, company_id)
+        except SyncConflict as exc:
+            return await self._conflict(ref, p, exc.reason, exc.error, company_id)
+        except QboStaleSyncToken as exc:
+            return await self._conflict(ref, p, f"QuickBooks object changed concurrently: {exc.message}", exc, company_id)
+        except QboRateLimited as exc:
+            at = self.clock() + timedelta(seconds=exc.retry_after_s)
+            reason = f"QuickBooks rate limit for realm {realm}; retrying at {at.isoformat()}"
+            await self.parking.park(ref, "retry", reason, next_attempt_at=at, fault=exc.to_dict())
+            return SyncOutcome(kind=Kind.RETRY_LATER, ref=ref, qbo_entity=p.qbo_entity, reason=reason, retry_at=at, fault=exc.to_dict())
+        except (QboTransientError, QboAuthError) as exc:
+            return await self._retry(ref, p, f"QuickBooks is failing: {exc.message}", exc)
+        except QboConfigError as exc:
+            return await self._dead(ref, p, f"QuickBooks configuration problem (a person must act): {exc.message}", exc, company_id)
+        except QboError as exc:
+            return await self._dead(ref, p, _human(exc), exc, company_id)
+
+    # --- helpers -----------------------------------------------------------------------------------
+    async def _refs(self, company_id: int, realm: str, deps: list[DocRef]) -> StaticRefs:
+        accounts = await self.accounts.for_realm(realm)
+        entries = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
+        ids = {k: e.qbo_id for k, e in entries.items() if e.qbo_id and e.realm_id == realm and e.status not in ("voided", "deleted")}
+        lines = {k: e.line_ids for k, e in entries.items() if e.line_ids}
+        return StaticRefs(accounts=accounts, ids=ids, line_ids=lines)  # type: ignore[arg-type]
+
+    async def _done(self, ref: DocRef, p: Processor[Any], result: WriteResult) -> SyncOutcome:
+        await self.parking.clear(ref)
+        await self.parking.release_waiters(ref, self.clock())
+        if result.wrote:
+            log.info("synced %s -> %s %s (%s)", ref, p.qbo_entity, result.qbo_id, result.action)
+            return SyncOutcome(kind=Kind.SYNCED, ref=ref, qbo_entity=p.qbo_entity, qbo_id=result.qbo_id, action=result.action)
+        return SyncOutcome(kind=Kind.UNCHANGED, ref=ref, qbo_entity=p.qbo_entity, qbo_id=result.qbo_id)
+
+    def _skipped(self, ref: DocRef, why: SkipReason, reason: str) -> SyncOutcome:
+        return SyncOutcome(kind=Kind.SKIPPED, ref=ref, skip=why, reason=reason)
+
+    async def _retry(self, ref: DocRef, p: Processor[Any], reason: str, exc: QboError | None) -> SyncOutcome:
+        attempts = await self.parking.attempts(ref)
+        if attempts >= self.retry_max_attempts:
+            return await self._dead(ref, p, f"gave up after {attempts} attempts: {reason}", exc, ref.company_id)
+        delay = min(self.retry_base_delay_s * 2**attempts, self.retry_max_delay_s)
+        at = self.clock() + timedelta(seconds=delay)
+        fault = exc.to_dict() if exc else None
+        await self.parking.park(ref, "retry", reason, next_attempt_at=at, fault=fault)
+        log.warning("retry %s at %s: %s", ref, at.isoformat(), reason)
+        return SyncOutcome(kind=Kind.RETRY_LATER, ref=ref, qbo_entity=p.qbo_entity, reason=reason, retry_at=at, fault=fault)
+
+    async def _conflict(self, ref: DocRef, p: Processor[Any], reason: str, exc: QboError | None, company_id: int | None) -> SyncOutcome:
+        fault = exc.to_dict() if exc else None
+        await self.parking.park(ref, "conflict", reason, fault=fault)
+        if company_id is not None:
+            await self.idmap.mark_error(company_id, ref.entity_type, ref.local_id, reason)
+        log.warning("conflict %s: %s", ref, reason)
+        return SyncOutcome(kind=Kind.CONFLICT, ref=ref, qbo_entity=p.qbo_entity, reason=reason, fault=fault)
+
+    async def _dead(self, ref: DocRef, p: Processor[Any], reason: str, exc: QboError | None, company_id: int | None) -> SyncOutcome:
+        fault = exc.to_dict() if exc else None
+        await self.parking.park(ref, "dead", reason, fault=fault)
+        if company_id is not None:
+            await self.idmap.mark_error(company_id, ref.entity_type, ref.local_id, reason)
+        log.error("dead %s: %s", ref, reason)
+        return SyncOutcome(kind=Kind.DEAD, ref=ref, qbo_entity=p.qbo_entity, reason=reason, fault=fault)
+
+
+def _human(exc: QboError) -> str:
+    details = "; ".join(f"{f.code} {f.message}{(': ' + f.detail) if f.detail else ''}" for f in exc.faults)
+    return f"QuickBooks rejected it: {details or exc.message}"

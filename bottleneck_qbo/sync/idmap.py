@@ -1,0 +1,123 @@
+"""The id map (qbo_sync.id_map): Bottleneck document -> QBO object, SyncToken and last payload hash.
+
+Written as soon as QBO answers, so a crash right after a create is caught by the next attempt (the id
+map, then the natural-key lookup, then the deterministic requestid all point at the same object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+
+@dataclass(frozen=True)
+class IdMapEntry:
+    company_id: int
+    entity_type: str
+    local_id: int
+    realm_id: str
+    qbo_entity: str
+    qbo_id: str | None
+    sync_token: str | None
+    payload_hash: str | None
+    status: str  # synced / voided / deleted / inactive / error
+    last_error: str | None = None
+    synced_at: datetime | None = None
+    line_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+_COLUMNS = "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, line_ids"
+
+
+class IdMap:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        # autocommit connection: each write is durable when the call returns
+        self._conn = conn
+
+    @classmethod
+    async def connect(cls, dsn: str) -> IdMap:
+        return cls(await psycopg.AsyncConnection.connect(dsn, autocommit=True))
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def _rows(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
+        async with self._conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(sql, list(params))
+            return await cur.fetchall()
+
+    async def get(self, company_id: int, entity_type: str, local_id: int) -> IdMapEntry | None:
+        rows = await self._rows(
+            f"select {_COLUMNS} from qbo_sync.id_map where company_id = %s and entity_type = %s and local_id = %s",
+            (company_id, entity_type, local_id),
+        )
+        return IdMapEntry(**rows[0]) if rows else None
+
+    async def find(self, entity_type: str, local_id: int) -> IdMapEntry | None:
+        """The entry of a document whose company is unknown (its rows are gone)."""
+        rows = await self._rows(
+            f"select {_COLUMNS} from qbo_sync.id_map where entity_type = %s and local_id = %s limit 1", (entity_type, local_id)
+        )
+        return IdMapEntry(**rows[0]) if rows else None
+
+    async def many(self, company_id: int, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], IdMapEntry]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = await self._rows(
+            f"select {_COLUMNS} from qbo_sync.id_map where company_id = %s and (entity_type, local_id) in "
+            f"(select * from unnest(%s::text[], %s::bigint[]))",
+            (company_id, [k[0] for k in keys], [k[1] for k in keys]),
+        )
+        return {(r["entity_type"], r["local_id"]): IdMapEntry(**r) for r in rows}
+
+    async def record(
+        self,
+        *,
+        company_id: int,
+        entity_type: str,
+        local_id: int,
+        realm_id: str,
+        qbo_entity: str,
+        qbo_id: str | None,
+        sync_token: str | None,
+        payload_hash: str | None,
+        status: str = "synced",
+        line_ids: Mapping[str, str] | None = None,
+    ) -> None:
+        await self._conn.execute(
+            """
+            insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token,
+                                         payload_hash, status, last_error, synced_at, line_ids)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, null, now(), coalesce(%s, '{}'::jsonb))
+            on conflict (company_id, entity_type, local_id) do update set
+                realm_id = excluded.realm_id, qbo_entity = excluded.qbo_entity, qbo_id = excluded.qbo_id,
+                sync_token = excluded.sync_token, payload_hash = excluded.payload_hash, status = excluded.status,
+                last_error = null, synced_at = now(),
+                line_ids = case when %s::jsonb is null then qbo_sync.id_map.line_ids else excluded.line_ids end
+            """,
+            (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status,
+             Jsonb(dict(line_ids)) if line_ids is not None else None, Jsonb(dict(line_ids)) if line_ids is not None else None),
+        )
+
+    async def mark_error(self, company_id: int, entity_type: str, local_id: int, error: str) -> None:
+        """Remember the last failure of a document that is already in the map (status stays visible)."""
+        await self._conn.execute(
+            "update qbo_sync.id_map set last_error = %s where company_id = %s and entity_type = %s and local_id = %s",
+            (error, company_id, entity_type, local_id),
+        )
+
+    async def local_for_qbo(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, int] | None:
+        """(company_id, local_id) of the Bottleneck document a QBO object stands for (inbound payments)."""
+        rows = await self._rows(
+            "select company_id, local_id from qbo_sync.id_map where realm_id = %s and qbo_entity = %s and qbo_id = %s "
+            "and entity_type not in ('lot_quantity', 'item_quantity', 'item_category') limit 1",
+            (realm_id, qbo_entity, qbo_id),
+        )
+        return (int(rows[0]["company_id"]), int(rows[0]["local_id"])) if rows else None

@@ -1,0 +1,189 @@
+"""Writer: how one document's QBO body reaches QBO exactly once (the default ``Processor.write`` path).
+
+Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6):
+  1. id map entry with the same payload hash -> nothing to do;
+  2. no entry -> look the object up by natural key (a previous run may have created it) and adopt it;
+  3. create with a deterministic requestid, or read the current SyncToken and send a sparse update of
+     the fields Bottleneck owns; on a stale SyncToken re-read once and re-apply, else conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from bottleneck_qbo.sync.hashing import payload_hash
+from bottleneck_qbo.sync.idmap import IdMap, IdMapEntry
+from bottleneck_qbo.sync.requestid import request_id
+from sinks.qbo.api import QboApi
+from sinks.qbo.errors import QboError, QboStaleSyncToken
+
+if TYPE_CHECKING:
+    from bottleneck_qbo.sync.processor import Processor
+
+REMOVED = ("voided", "deleted")
+
+
+class SyncConflict(Exception):
+    """QBO-side changes keep clashing with ours; the document is parked as a conflict."""
+
+    def __init__(self, reason: str, error: QboError | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    action: str  # create / update / adopt / adjust / none
+    qbo_id: str | None
+    qbo_object: Mapping[str, Any] | None = None
+
+    @property
+    def wrote(self) -> bool:
+        return self.action != "none"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Writer:
+    def __init__(
+        self, *, qbo: QboApi, idmap: IdMap, processor: Processor[Any], doc: Any, company_id: int, local_id: int,
+        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today,
+    ) -> None:
+        self.today = today
+        self.qbo = qbo
+        self.idmap = idmap
+        self.processor = processor
+        self.doc = doc
+        self.company_id = company_id
+        self.local_id = local_id
+        self.realm_id = realm_id
+        self.entry = entry if entry and entry.realm_id == realm_id else None
+
+    # --- the default path ------------------------------------------------------------------------
+    async def upsert(self, payload: Mapping[str, Any]) -> WriteResult:
+        p = self.processor
+        digest = payload_hash(payload, exclude=p.create_only)
+        entry = self.entry if self.entry and self.entry.qbo_id and self.entry.status not in REMOVED else None
+        if entry and entry.payload_hash == digest and entry.status == "synced":
+            return WriteResult("none", entry.qbo_id)
+        current: Mapping[str, Any] | None = None
+        action = "update"
+        if entry is None:
+            current = await self.lookup(payload)
+            if current is None:
+                obj = await self.qbo.create(
+                    self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest)
+                )
+                await self._record(obj, digest)
+                return WriteResult("create", str(obj["Id"]), obj)
+            action = "adopt"
+        qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
+        obj = await self._sparse_update(qbo_id, {k: v for k, v in payload.items() if k not in p.create_only}, digest, current)
+        await self._record(obj, digest)
+        return WriteResult(action, qbo_id, obj)
+
+    async def lookup(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The QBO object with this payload's natural key that the processor accepts as this document."""
+        p = self.processor
+        key = p.natural_key
+        value = payload.get(key) if key else None
+        if not key or not isinstance(value, str):
+            return None
+        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}")
+        for row in rows:
+            if _same_kind(payload, row) and p.matches(self.doc, payload, row):
+                return row
+        return None
+
+    async def _sparse_update(
+        self, qbo_id: str, body: Mapping[str, Any], digest: str, current: Mapping[str, Any] | None
+    ) -> Mapping[str, Any]:
+        p = self.processor
+        last: QboStaleSyncToken | None = None
+        for _ in range(2):  # the first try, then re-read once and re-apply (rule 6)
+            if current is None:
+                current = await self.qbo.read(self.realm_id, p.qbo_entity, qbo_id)
+            token = str(current["SyncToken"])
+            try:
+                return await self.qbo.update(
+                    self.realm_id, p.qbo_entity, {**body, "Id": qbo_id, "SyncToken": token}, sparse=True,
+                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token),
+                )
+            except QboStaleSyncToken as exc:
+                last, current = exc, None
+        raise SyncConflict(
+            f"{p.qbo_entity} {qbo_id} kept changing in QuickBooks while we updated it (stale SyncToken twice); "
+            "check recent edits there, then re-drive it", last,
+        )
+
+    async def _record(self, obj: Mapping[str, Any], digest: str | None, status: str = "synced") -> None:
+        p = self.processor
+        local_lines = p.line_ids(self.doc)
+        line_ids = None
+        if local_lines:
+            qbo_lines = [ln for ln in obj.get("Line", []) if ln.get("DetailType") != "SubTotalLineDetail" and ln.get("Id")]
+            line_ids = {str(local): str(ln["Id"]) for local, ln in zip(local_lines, qbo_lines)}
+        await self.idmap.record(
+            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=digest, status=status, line_ids=line_ids,
+        )
+
+    # --- for custom ``Processor.write`` overrides --------------------------------------------------
+    async def create_once(self, entity: str, payload: Mapping[str, Any], *key: object) -> WriteResult:
+        """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
+        a retry of the same intended change is answered by QBO with the first response."""
+        p = self.processor
+        obj = await self.qbo.create(self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key))
+        await self.idmap.record(
+            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+            qbo_entity=entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=payload_hash(payload),
+        )
+        return WriteResult("adjust", str(obj["Id"]), obj)
+
+    # --- deletes -----------------------------------------------------------------------------------
+    async def remove(self) -> WriteResult:
+        """Void / delete / deactivate the QBO counterpart per ``Processor.on_delete``."""
+        p = self.processor
+        entry = self.entry
+        if entry is None or entry.qbo_id is None or entry.status in REMOVED or p.on_delete == "ignore":
+            return WriteResult("none", entry.qbo_id if entry else None)
+        if p.on_delete == "deactivate":
+            if entry.status == "inactive":
+                return WriteResult("none", entry.qbo_id)
+            obj = await self._sparse_update(entry.qbo_id, {"Active": False}, "deactivate", None)
+            await self._record(obj, None, status="inactive")
+            return WriteResult("deactivate", entry.qbo_id, obj)
+        current = await self.qbo.read(self.realm_id, p.qbo_entity, entry.qbo_id)
+        token = str(current["SyncToken"])
+        rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token)
+        if p.on_delete == "void":
+            obj = await self.qbo.void(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
+            status = "voided"
+        else:
+            obj = await self.qbo.delete(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
+            status = "deleted"
+        await self.idmap.record(
+            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity, qbo_id=entry.qbo_id, sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=None, status=status,
+        )
+        return WriteResult(p.on_delete, entry.qbo_id, obj)
+
+
+def _same_kind(payload: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    # Items share one name space: a Category and its canonical item have the same Name, told apart by
+    # Type and parent.
+    if "Type" in payload and row.get("Type") != payload["Type"]:
+        return False
+    parent = payload.get("ParentRef")
+    if isinstance(parent, Mapping) and str((row.get("ParentRef") or {}).get("value")) != str(parent.get("value")):
+        return False
+    return True
