@@ -1,0 +1,268 @@
+"""`bottleneck-qbo bench`: figures measured through the whole real stack on this machine.
+
+1. Commit-to-QBO latency at a steady mixed load (sales orders, invoices, purchase orders, bills and
+   customer edits): time from the Bottleneck COMMIT returning to QBO's answer being recorded in the id
+   map (``qbo_sync.id_map.synced_at``, written as soon as QBO answers), p50/p95/p99/max.
+2. Replay: the worker stopped, its group rewound to offset zero, restarted; events/s until it has caught
+   up, and how many QBO writes that made (target: zero, nothing changed). The baseline is a plain
+   kafka-python consumer reading the same topics in the same run.
+3. QBO sink efficiency: a burst of customers into one realm; documents/min and requests/min against
+   the limits, and the 429s QBO (the sandbox, enforcing QBO's published limits) answered.
+4. Peak resident memory of the worker (VmHWM).
+Results are printed and written to ``bench-results/<time>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from bottleneck_qbo.demo import seed
+from bottleneck_qbo.demo.seed import Line
+from bottleneck_qbo.ops.connect import connect_local
+from bottleneck_qbo.ops.replay import reset_offsets
+from bottleneck_qbo.settings import Settings
+
+CDC_TOPICS = r"bottleneck\.public\..+"
+
+
+@dataclass
+class Figures:
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    latency_documents: int = 0
+    latency_rate_per_s: float = 0.0
+    replay: dict[str, float] = field(default_factory=dict)
+    sink: dict[str, float] = field(default_factory=dict)
+    worker_peak_rss_mb: float = 0.0
+    machine: dict[str, Any] = field(default_factory=dict)
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _asyncio_run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def _sandbox_writes(settings: Settings, realm: str | None = None) -> int:
+    r = httpx.get(f"{settings.qbo_base_url}/__sandbox/stats", params={"realm": realm} if realm else None, timeout=10)
+    r.raise_for_status()
+    return int(r.json()["writes_total"])
+
+
+def _sandbox_stats(settings: Settings, realm: str) -> dict[str, Any]:
+    r = httpx.get(f"{settings.qbo_base_url}/__sandbox/stats", params={"realm": realm}, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def _wait_synced(conn: psycopg.Connection[Any], company: int, keys: list[tuple[str, int]], timeout_s: float) -> dict[tuple[str, int], float]:
+    """Epoch seconds at which each document's QBO answer was recorded."""
+    deadline = time.monotonic() + timeout_s
+    done: dict[tuple[str, int], float] = {}
+    pending = set(keys)
+    while pending and time.monotonic() < deadline:
+        rows = conn.execute(
+            "select entity_type, local_id, extract(epoch from synced_at) from qbo_sync.id_map"
+            " where company_id = %s and qbo_id is not null and synced_at is not null",
+            (company,),
+        ).fetchall()
+        for et, lid, ts in rows:
+            k = (et, int(lid))
+            if k in pending:
+                done[k] = float(ts)
+                pending.discard(k)
+        time.sleep(0.2)
+    if pending:
+        raise TimeoutError(f"{len(pending)} of {len(keys)} documents not in QBO after {timeout_s:.0f} s, e.g. {sorted(pending)[:5]}")
+    return done
+
+
+def _new_company(settings: Settings, conn: psycopg.Connection[Any], label: str) -> tuple[int, str]:
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    company = seed.company(conn, f"{label} {stamp}")
+    realm = f"bench-{label.lower().replace(' ', '-')}-{stamp}"
+    _asyncio_run(connect_local(settings, company, realm))
+    return company, realm
+
+
+def latency_run(settings: Settings, conn: psycopg.Connection[Any], documents: int, rate: float) -> dict[str, float]:
+    company, _realm = _new_company(settings, conn, "Latency")
+    customers = [seed.customer(conn, company, f"Bench customer {i}") for i in range(10)]
+    vendors = [seed.vendor(conn, company, f"Bench vendor {i}") for i in range(3)]
+    items = [seed.item(conn, company, f"SKU-{i}", f"Bench item {i}", "non_tracking", sales_price=Decimal("9.50"), purchase_cost=Decimal("3.25"))[0] for i in range(5)]
+    warm = [("customer", c) for c in customers] + [("vendor", v) for v in vendors] + [("item", i) for i in items]
+    _wait_synced(conn, company, warm, timeout_s=120)
+
+    committed: dict[tuple[str, int], float] = {}
+    interval = 1.0 / rate
+    next_at = time.monotonic()
+    for n in range(documents):
+        cust, vend, item = customers[n % len(customers)], vendors[n % len(vendors)], items[n % len(items)]
+        lines = [Line(item, Decimal(1 + n % 7), Decimal("9.50")), Line(items[(n + 1) % len(items)], Decimal(2), Decimal("9.50"))]
+        kind = n % 4
+        if kind == 0:
+            key = ("sales_order", seed.sales_order(conn, company, f"SO-{n}", cust, lines))
+        elif kind == 1:
+            key = ("invoice", seed.invoice(conn, company, f"INV-{n}", cust, lines))
+        elif kind == 2:
+            key = ("purchase_order", seed.purchase_order(conn, company, f"PO-{n}", vend, lines)[0])
+        else:
+            key = ("bill", seed.bill(conn, company, f"B-{n}", vend, lines))
+        committed[key] = time.time()
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    synced = _wait_synced(conn, company, list(committed), timeout_s=300)
+    lat = [(synced[k] - committed[k]) * 1000 for k in committed]
+    return {
+        "p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": max(lat), "mean": statistics.fmean(lat),
+    }
+
+
+def _total_messages(bootstrap: str, pattern: str) -> int:
+    import re
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        topics = [t for t in c.topics() if re.fullmatch(pattern, t)]
+        parts = [TopicPartition(t, p) for t in topics for p in c.partitions_for_topic(t) or ()]
+        begin, end = c.beginning_offsets(parts), c.end_offsets(parts)
+        return sum(end[tp] - begin[tp] for tp in parts)
+    finally:
+        c.close()
+
+
+def _group_lag(bootstrap: str, group: str, pattern: str) -> int:
+    import re
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_consumer_group_offsets(group)
+        topics = [t for t in c.topics() if re.fullmatch(pattern, t)]
+        parts = [TopicPartition(t, p) for t in topics for p in c.partitions_for_topic(t) or ()]
+        end = c.end_offsets(parts)
+        return sum(end[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0) for tp in parts)
+    finally:
+        admin.close()
+        c.close()
+
+
+def raw_consume_rate(bootstrap: str, pattern: str, total: int) -> float:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=f"bench-raw-{time.time_ns()}", auto_offset_reset="earliest",
+        enable_auto_commit=False, consumer_timeout_ms=5000, max_poll_records=2000,
+    )
+    consumer.subscribe(pattern=pattern)
+    n = 0
+    t0 = time.perf_counter()
+    for msg in consumer:
+        if msg.value is not None:
+            json.loads(msg.value)  # the same decoding work the worker's first step does
+        n += 1
+        if n >= total:
+            break
+    elapsed = time.perf_counter() - t0
+    consumer.close()
+    return n / elapsed if elapsed > 0 else 0.0
+
+
+def replay_run(settings: Settings) -> dict[str, float]:
+    from infra.stack.worker import Worker
+
+    worker = Worker(settings)
+    worker.stop()
+    writes_before = _sandbox_writes(settings)
+    reset_offsets(settings.kafka_bootstrap, settings.worker_id, [CDC_TOPICS])
+    total = _total_messages(settings.kafka_bootstrap, CDC_TOPICS)
+    t0 = time.perf_counter()
+    worker.start()
+    worker.wait_healthy()
+    while _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS) > 0 or _group_lag(
+        settings.kafka_bootstrap, settings.worker_id, settings.documents_topic.replace(".", r"\.")
+    ) > 0:
+        time.sleep(0.25)
+    elapsed = time.perf_counter() - t0
+    writes = _sandbox_writes(settings) - writes_before
+    raw = raw_consume_rate(settings.kafka_bootstrap, CDC_TOPICS, total)
+    return {"events": total, "seconds_incl_worker_start": elapsed, "events_per_s": total / elapsed, "qbo_writes": writes, "raw_kafka_python_events_per_s": raw}
+
+
+def sink_run(settings: Settings, conn: psycopg.Connection[Any], burst: int) -> dict[str, float]:
+    company, realm = _new_company(settings, conn, "Sink")
+    t0 = time.time()
+    ids = [seed.customer(conn, company, f"Burst customer {i}") for i in range(burst)]
+    synced = _wait_synced(conn, company, [("customer", i) for i in ids], timeout_s=600)
+    elapsed = max(synced.values()) - t0
+    stats = _sandbox_stats(settings, realm)
+    requests = int(stats.get("requests_total", 0))
+    return {
+        "documents": burst, "seconds": elapsed, "documents_per_min": burst / elapsed * 60,
+        "requests": requests, "requests_per_min": requests / elapsed * 60,
+        "limit_requests_per_min": settings.qbo_requests_per_minute, "http_429": int(stats.get("throttled_total", 0)),
+    }
+
+
+def worker_peak_rss_mb(settings: Settings) -> float:
+    from infra.stack.worker import Worker
+
+    pid = Worker(settings).pid()
+    if not pid:
+        return 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(settings: Settings, *, documents: int, rate: float, burst: int = 200) -> Figures:
+    import os
+    import platform
+
+    fig = Figures(latency_documents=documents, latency_rate_per_s=rate)
+    fig.machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        print(f"[1/4] latency: {documents} documents at {rate:g}/s ...", flush=True)
+        fig.latency_ms = latency_run(settings, conn, documents, rate)
+        print(f"[2/4] sink efficiency: burst of {burst} customers into one realm ...", flush=True)
+        fig.sink = sink_run(settings, conn, burst)
+    print("[3/4] replay from offset zero (worker restarted) ...", flush=True)
+    fig.replay = replay_run(settings)
+    fig.worker_peak_rss_mb = worker_peak_rss_mb(settings)
+    print("[4/4] done\n")
+    print(render(fig))
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    path = out / f"{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(asdict(fig), indent=2))
+    print(f"\n(written to {path})")
+    return fig
+
+
+def render(f: Figures) -> str:
+    l, r, s = f.latency_ms, f.replay, f.sink
+    return "\n".join([
+        f"commit-to-QBO latency ({f.latency_documents} documents at {f.latency_rate_per_s:g}/s, mixed): "
+        f"p50 {l['p50']:.0f} ms, p95 {l['p95']:.0f} ms, p99 {l['p99']:.0f} ms, max {l['max']:.0f} ms",
+        f"replay from offset 0: {r['events']:.0f} events in {r['seconds_incl_worker_start']:.1f} s (incl. worker start) = "
+        f"{r['events_per_s']:.0f} events/s per worker; QBO writes: {r['qbo_writes']:.0f}; "
+        f"baseline plain kafka-python consumer: {r['raw_kafka_python_events_per_s']:.0f} events/s",
+        f"QBO sink: {s['documents']:.0f} customers in {s['seconds']:.1f} s = {s['documents_per_min']:.0f} documents/min, "
+        f"{s['requests_per_min']:.0f} requests/min (QBO allows {s['limit_requests_per_min']:.0f}/min per realm); 429s: {s['http_429']:.0f}",
+        f"worker peak RSS: {f.worker_peak_rss_mb:.0f} MiB",
+    ])
