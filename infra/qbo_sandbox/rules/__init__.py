@@ -1,0 +1,1 @@
+"""QBO's business rules, one module per family of entities."""
