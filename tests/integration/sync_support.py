@@ -1,0 +1,146 @@
+"""Real parts for the sync engine's tests: a private PostgreSQL cluster with the project's migrations,
+the QBO sandbox served over real HTTP on a free port, the real QboClient, and a SyncEngine wired to them.
+
+Import the fixtures into a test module with ``from tests.integration.sync_support import *``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from pydantic import SecretStr
+
+from bottleneck_qbo.sync.engine import SyncEngine
+from bottleneck_qbo.sync.idmap import IdMap
+from bottleneck_qbo.sync.parking import Parking
+from bottleneck_qbo.sync.registry import REGISTRY
+from bottleneck_qbo.sync.source import Source
+from infra.migrations import apply as apply_migrations
+from infra.qbo_sandbox.app import create_app
+from infra.qbo_sandbox.config import SandboxConfig
+from sinks.qbo.auth import InMemoryTokenStore, TokenManager
+from sinks.qbo.client import QboClient, RetryPolicy
+from sinks.qbo.limiter import LimiterConfig, LimiterRegistry
+
+__all__ = ["sync_pg_dsn", "sandbox_url", "env", "Env"]
+
+SANDBOX_TOKEN = "sync-tests-static-token"
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    pytest.fail(f"PostgreSQL's {name} is required for this test (apt-get install postgresql)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def sync_pg_dsn() -> Iterator[str]:
+    """A private cluster (initdb on a free port) with infra/migrations applied; torn down after."""
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root
+        as_user = ["runuser", "-u", "postgres" if subprocess.run(["id", "postgres"], capture_output=True).returncode == 0 else "nobody", "--"]
+    base = Path(tempfile.mkdtemp(prefix="bq-sync-pg-"))
+    os.chmod(base, 0o777)
+    data, port = base / "data", _free_port()
+    subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "bq", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], check=True, capture_output=True)
+    dsn = f"postgresql://bq@127.0.0.1:{port}/postgres"
+    try:
+        apply_migrations(dsn)
+        yield dsn
+    finally:
+        subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def sandbox_url() -> AsyncIterator[str]:
+    """The QBO sandbox (infra/qbo_sandbox) on a free port, fresh per test."""
+    port = _free_port()
+    app = create_app(SandboxConfig(port=port, access_token=SecretStr(SANDBOX_TOKEN)))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class Env:
+    """One company connected to one fresh sandbox realm, and an engine wired to both."""
+
+    dsn: str
+    sandbox: str
+    realm: str
+    company_id: int
+    conn: psycopg.AsyncConnection[Any]  # autocommit, for writing Bottleneck rows like Bottleneck would
+    qbo: QboClient
+    engine: SyncEngine
+    parking: Parking
+    idmap: IdMap
+
+    async def stats(self) -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"{self.sandbox}/__sandbox/stats", params={"realm": self.realm})).json()
+
+    async def writes(self) -> int:
+        return int((await self.stats())["writes_total"])
+
+    async def faults(self, **spec: Any) -> None:
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{self.sandbox}/__sandbox/faults", json={"realm": self.realm, **spec})).raise_for_status()
+
+    async def set_mode(self, mode: str) -> None:
+        await self.conn.execute("update companies set qbo_sync_mode = %s where id = %s", (mode, self.company_id))
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def env(sync_pg_dsn: str, sandbox_url: str) -> AsyncIterator[Env]:
+    realm = str(9130350000000000 + uuid.uuid4().int % 10**9)
+    async with httpx.AsyncClient() as http:
+        (await http.post(f"{sandbox_url}/__sandbox/realms", json={"realm_id": realm, "name": "Sync tests"})).raise_for_status()
+    conn = await psycopg.AsyncConnection.connect(sync_pg_dsn, autocommit=True)
+    cur = await conn.execute("insert into companies (name, qbo_realm_id) values (%s, %s) returning id", (f"Co {realm}", realm))
+    company_id = int((await cur.fetchone())[0])  # type: ignore[index]
+    qbo = QboClient(
+        base_url=sandbox_url,
+        token_manager=TokenManager(InMemoryTokenStore(), None, static_access_token=SecretStr(SANDBOX_TOKEN)),
+        limiters=LimiterRegistry(LimiterConfig()),
+        # The engine parks on 429 / 5xx instead of waiting: the client must not retry them itself here.
+        retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0),
+    )
+    source, idmap, parking = await Source.connect(sync_pg_dsn), await IdMap.connect(sync_pg_dsn), await Parking.connect(sync_pg_dsn)
+    engine = SyncEngine(source, qbo, idmap, parking, REGISTRY)
+    try:
+        yield Env(sync_pg_dsn, sandbox_url, realm, company_id, conn, qbo, engine, parking, idmap)
+    finally:
+        await qbo.aclose()
+        for c in (source, idmap, parking):
+            await c.close()
+        await conn.close()
