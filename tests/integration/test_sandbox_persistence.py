@@ -1,0 +1,40 @@
+"""With ``sqlite_path`` the QBO sandbox keeps realms, entities and tokens across a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from infra.qbo_sandbox import SandboxConfig
+from tests.fixtures.sandbox import RealmInfo, start_sandbox
+
+pytestmark = pytest.mark.integration
+
+
+def test_restart_keeps_state(tmp_path: Path) -> None:
+    cfg = SandboxConfig(port=0, sqlite_path=tmp_path / "qbo.sqlite", access_token=SecretStr("t"))
+    first = start_sandbox(cfg)
+    try:
+        realm = first.create_realm(realm_id="4620816365")
+        api = realm.client()
+        cust = api.create("Customer", {"DisplayName": "Durable"})
+        api.post("/customer", {"DisplayName": "Replayed"}, requestid="r-1")
+        rotated = httpx.post(first.token_url, data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token}, auth=(first.client_id, first.client_secret)).json()
+    finally:
+        first.stop()
+    second = start_sandbox(cfg.model_copy(update={"port": 0}))
+    try:
+        again = RealmInfo(realm.realm_id, rotated["access_token"], rotated["refresh_token"], second.base_url).client()
+        assert again.read("Customer", cust["Id"])["DisplayName"] == "Durable"
+        assert again.query("select count(*) from Customer") == {"totalCount": 2}
+        again.post("/customer", {"DisplayName": "Replayed"}, requestid="r-1")
+        assert again.query("select count(*) from Customer") == {"totalCount": 2}
+        nxt = again.create("Customer", {"DisplayName": "After restart"})
+        assert int(nxt["Id"]) > int(cust["Id"])
+        old = httpx.post(second.token_url, data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token}, auth=(second.client_id, second.client_secret))
+        assert old.status_code == 400 and old.json() == {"error": "invalid_grant"}
+    finally:
+        second.stop()
