@@ -1,7 +1,93 @@
-"""`bottleneck-qbo stack up|down|status` (owned by the local-stack work)."""
+"""`bottleneck-qbo stack up|down|status|migrate|topics`: the local stack (see infra/stack)."""
 
 from __future__ import annotations
 
+import json
+import re
+import time
+
 import typer
 
+from bottleneck_qbo.settings import get_settings
+from infra import migrations
+from infra.stack import StackError, StackStatus, down, ensure_topics, status, up
+
 app = typer.Typer(no_args_is_help=True)
+
+
+def _masked(dsn: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+
+
+def _print(st: StackStatus, as_json: bool) -> None:
+    if as_json:
+        data = st.model_dump(mode="json", exclude={"details"})
+        data["postgres_dsn"] = _masked(st.postgres_dsn)
+        data["details"] = {k: v.model_dump(exclude_none=True) for k, v in st.details.items()}
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"postgres   {_masked(st.postgres_dsn)}")
+    typer.echo(f"kafka      {st.kafka_bootstrap}")
+    typer.echo(f"connect    {st.connect_url}")
+    typer.echo(f"run dir    {st.run_dir}")
+    for name, d in st.details.items():
+        extra = f"  pid {d.pid}" if d.pid else ""
+        extra += f"  ({d.detail})" if d.detail else ""
+        typer.echo(f"  {name:<32} {d.state}{extra}")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("up")
+def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
+    """Start Postgres, Kafka, Connect and the Debezium connector (whatever is not running) and wait until healthy."""
+    t0 = time.monotonic()
+    try:
+        st = up(get_settings())
+    except (StackError, migrations.MigrationError) as exc:
+        _fail(exc)
+        return
+    _print(st, as_json)
+    if not as_json:
+        typer.echo(f"stack up in {time.monotonic() - t0:.1f}s")
+
+
+@app.command("down")
+def down_cmd() -> None:
+    """Stop the stack's processes (data stays under the run directory)."""
+    try:
+        stopped = down(get_settings())
+    except StackError as exc:
+        _fail(exc)
+        return
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command("status")
+def status_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
+    """Show each component's state; exit code 1 unless all are running."""
+    st = status(get_settings())
+    _print(st, as_json)
+    if not st.all_running:
+        raise typer.Exit(1)
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending schema migrations to settings.postgres_dsn (docker-compose runs this)."""
+    try:
+        done = migrations.apply(get_settings().postgres_dsn)
+    except migrations.MigrationError as exc:
+        _fail(exc)
+        return
+    typer.echo("applied: " + (", ".join(done) if done else "nothing (up to date)"))
+
+
+@app.command("topics")
+def topics_cmd() -> None:
+    """Create the product's topics with their partition counts (docker-compose runs this)."""
+    created = ensure_topics(get_settings())
+    typer.echo("created: " + (", ".join(created) if created else "nothing (all exist)"))
