@@ -83,11 +83,13 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 pass  # created concurrently by another process: fine
         present = [s for s in specs if s.name in existing]
         if present:
-            for desc in admin.describe_topics([s.name for s in present]):
-                want = next(s.partitions for s in present if s.name == desc["topic"])
-                have = len(desc["partitions"])
-                if have != want:
-                    log.warning("topic %s has %d partitions, configured %d: left as is", desc["topic"], have, want)
+            want = {s.name: s.partitions for s in present}
+            for desc in admin.describe_topics(list(want)):
+                # kafka-python 2.x says "topic", 3.x "name".
+                name = desc.get("name") or desc.get("topic")
+                have = len(desc.get("partitions") or [])
+                if name in want and have != want[name]:
+                    log.warning("topic %s has %d partitions, configured %d: left as is", name, have, want[name])
         return created
     finally:
         admin.close()
