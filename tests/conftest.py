@@ -1,0 +1,3 @@
+"""Shared pytest plugins (each concern adds its module here)."""
+
+pytest_plugins = ["tests.fixtures.stack"]
