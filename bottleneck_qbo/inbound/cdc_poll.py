@@ -43,7 +43,7 @@ class PgCheckpointStore:
     async def set(self, realm_id: str, changed_since: datetime) -> None:
         await self._conn.execute(
             "insert into qbo_sync.cdc_checkpoints (realm_id, changed_since) values (%s, %s)"
-            " on conflict (realm_id) do update set changed_since = excluded.changed_since",
+            " on conflict (realm_id) do update set changed_since = excluded.changed_since, updated_at = now()",
             (realm_id, changed_since),
         )
 
