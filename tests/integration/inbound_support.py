@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bottleneck_qbo.settings import Settings
+from infra.stack import StackStatus
 
 
 @dataclass
@@ -86,9 +86,10 @@ async def payment_rows(conn: psycopg.AsyncConnection, t: Tenant, kind: str = "in
 
 
 @pytest.fixture
-def inbound_dsn() -> str:
-    """DSN of a migrated Bottleneck database. PROVISIONAL: the stack fixture will provide it."""
-    return Settings().postgres_dsn
+def inbound_dsn(stack: StackStatus) -> str:
+    """DSN of the stack's migrated Bottleneck database (the inbound code is async: tests open their own
+    async connections rather than use the sync ``pg_conn``)."""
+    return stack.postgres_dsn
 
 
 class WebhookCatcher:
