@@ -27,8 +27,10 @@ class Settings(BaseSettings):
     pg_user: str = "bottleneck"
     pg_password: SecretStr = SecretStr("bottleneck")
     pg_os_user: str = Field(default="bottleneck", description="OS user that owns the private cluster (initdb refuses root)")
+    kafka_host: str = Field(default="127.0.0.1", description="Kafka host clients use (docker-compose: kafka)")
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
+    connect_host: str = Field(default="127.0.0.1", description="Kafka Connect REST host (docker-compose: connect)")
     connect_port: int = 18083
     kafka_heap: str = "-Xms256m -Xmx768m"
     connect_heap: str = "-Xms256m -Xmx768m"
@@ -104,11 +106,11 @@ class Settings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return f"{self.kafka_host}:{self.kafka_port}"
 
     @property
     def connect_url(self) -> str:
-        return f"http://127.0.0.1:{self.connect_port}"
+        return f"http://{self.connect_host}:{self.connect_port}"
 
     @property
     def webhook_url(self) -> str:
