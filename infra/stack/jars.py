@@ -86,6 +86,8 @@ def ensure_plugins(settings: Settings) -> Path:
             "dependency:unpack",
             f"-Dartifact=io.debezium:{PLUGIN_NAME}:{version}:tar.gz:plugin",
             f"-DoutputDirectory={out}",
+            # Maven's "already unpacked" markers would otherwise live in infra/target and skip a re-fetch.
+            f"-Dmdep.markersDirectory={Path(tmp) / 'markers'}",
             cwd=Path(tmp),
         )
         if not (out / PLUGIN_NAME).is_dir():
