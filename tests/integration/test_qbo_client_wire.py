@@ -430,3 +430,24 @@ async def test_cdc_groups_objects_by_entity(qbo: ScriptedQbo) -> None:
     [sent] = qbo.api_calls()
     assert sent.query["entities"] == "Payment,Invoice,BillPayment"
     assert sent.query["changedSince"] == "2026-01-02T03:04:05+00:00"
+
+
+async def test_no_token_or_secret_in_logs(qbo: ScriptedQbo, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    store = InMemoryTokenStore(tokens())
+    rotating_token_endpoint(qbo, store)
+
+    async def api(request: web.Request, body: bytes) -> web.Response:
+        if request.headers["Authorization"] != "Bearer AT-2":
+            return _json(LOWER_401, status=401)
+        return web.Response(text=XML_429, status=429) if len(qbo.api_calls()) == 2 else _json(customer())
+
+    qbo.api = api
+    async with make_client(qbo, store) as client:
+        await client.create(REALM, "Customer", {"DisplayName": "Acme"}, request_id="log-1")
+    logged = caplog.text + " ".join(repr(r.__dict__) for r in caplog.records)
+    assert "HTTP Request" in logged or "qbo." in logged  # logging was captured at all
+    for secret in ("AT-1", "AT-2", "RT-1", "RT-2", "csecret", base64.b64encode(b"cid:csecret").decode()):
+        assert secret not in logged
