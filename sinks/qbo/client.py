@@ -233,6 +233,10 @@ class QboClient:
             stats=stats,
         )
 
+    def paused_for(self, realm_id: str) -> float:
+        """Seconds this realm stays paused after a 429 (0 = may call now); lets callers park, not sleep."""
+        return self.limiters.for_realm(realm_id).paused_for
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -265,6 +269,10 @@ class QboClient:
         rate_attempts = 0
         while True:
             limiter = self.limiters.for_realm(realm_id)
+            if self.retry.rate_limit_max_retries == 0 and (paused := limiter.paused_for) > 0:
+                # A caller that does not wait out 429s (the worker parks instead) must not sleep here either.
+                raise QboRateLimited(message="QBO realm is paused after a 429; not sent", status=429,
+                                     request=label, retry_after_s=paused)
             try:
                 async with limiter.slot(batch=batch, weight=weight):
                     response = await self._http.request(

@@ -451,3 +451,18 @@ async def test_no_token_or_secret_in_logs(qbo: ScriptedQbo, caplog: pytest.LogCa
     assert "HTTP Request" in logged or "qbo." in logged  # logging was captured at all
     for secret in ("AT-1", "AT-2", "RT-1", "RT-2", "csecret", base64.b64encode(b"cid:csecret").decode()):
         assert secret not in logged
+
+
+async def test_caller_that_does_not_wait_gets_rate_limited_without_sending(qbo: ScriptedQbo) -> None:
+    store = InMemoryTokenStore(tokens())
+    qbo.api = lambda request, body: asyncio.sleep(0, web.Response(text=XML_429, status=429))
+    retry = RetryPolicy(max_attempts=0, rate_limit_wait_s=30, rate_limit_max_retries=0)
+    async with make_client(qbo, store, retry=retry) as client:
+        with pytest.raises(QboRateLimited):
+            await client.read(REALM, "Customer", "1")
+        assert client.paused_for(REALM) > 20
+        with pytest.raises(QboRateLimited) as exc:  # realm still paused: refused locally, nothing sent
+            await client.read(REALM, "Customer", "2")
+        assert exc.value.retry_after_s > 20
+        assert client.paused_for("another-realm") == 0
+    assert len(qbo.api_calls()) == 1
