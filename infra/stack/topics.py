@@ -46,6 +46,11 @@ def heartbeat_topic(settings: Settings) -> str:
     return f"__debezium-heartbeat.{settings.topic_prefix}"
 
 
+def signal_topic(settings: Settings) -> str:
+    """Debezium also emits the signal table's own rows (incremental-snapshot watermarks) here."""
+    return f"{settings.topic_prefix}.cdc.debezium_signal"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     # Debezium's topics: the PostgreSQL connector runs one task, so more partitions buy no parallelism
     # upstream; one partition keeps each table's changes in commit order.
@@ -53,7 +58,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     specs = [TopicSpec(t, n, dict(_KEEP)) for t in cdc_topics(settings)]
     # Transaction markers must stay in order with respect to each other: one partition.
     specs.append(TopicSpec(transaction_topic(settings), 1, dict(_KEEP)))
-    specs.append(TopicSpec(heartbeat_topic(settings), 1, {"retention.ms": str(24 * 3600 * 1000)}))
+    one_day = {"retention.ms": str(24 * 3600 * 1000)}
+    specs.append(TopicSpec(heartbeat_topic(settings), 1, dict(one_day)))
+    specs.append(TopicSpec(signal_topic(settings), 1, dict(one_day)))
     p = settings.topic_partitions
     specs += [
         TopicSpec(settings.documents_topic, p),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -114,3 +115,24 @@ def test_invoice_with_lines_in_one_transaction_is_grouped(
     lines = sorted((r for r in rows if r.table == "invoice_lines"), key=lambda r: r.key["id"])
     assert [(ln.after or {})["unit_price"] for ln in lines] == [Decimal("4.5000"), Decimal("-5.0000")]
     assert all((ln.after or {})["invoice_id"] == invoice for ln in lines)
+
+
+def test_signal_table_resnapshots_chosen_rows(pg_conn: psycopg.Connection, kafka_consumer_factory: ConsumerFactory) -> None:
+    consumer = kafka_consumer_factory(["bottleneck.public.companies"], from_beginning=False)
+    company = _company(pg_conn)
+    signal = {
+        "data-collections": ["public.companies"],
+        "type": "incremental",
+        "additional-conditions": [{"data-collection": "public.companies", "filter": f"id = {company}"}],
+    }
+    pg_conn.execute(
+        "insert into cdc.debezium_signal (id, type, data) values (%s, 'execute-snapshot', %s)",
+        (uuid.uuid4().hex, json.dumps(signal)),
+    )
+
+    def reads(recs: list) -> list[ChangeEvent]:
+        return [d for d in _decoded(recs) if isinstance(d, ChangeEvent) and d.op == "r" and d.key == {"id": company}]
+
+    read = reads(consume(consumer, lambda recs: bool(reads(recs))))[0]
+    assert read.source.snapshot == "incremental"
+    assert read.after is not None and read.after["id"] == company
