@@ -46,7 +46,7 @@ def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status 
     """Start Postgres, Kafka, Connect and the Debezium connector (whatever is not running) and wait until healthy."""
     t0 = time.monotonic()
     try:
-        st = up(get_settings())
+        st = up(get_settings(), progress=lambda msg: typer.echo(msg, err=True))
     except (StackError, migrations.MigrationError) as exc:
         _fail(exc)
         return

@@ -13,6 +13,7 @@ Components run in ``COMPONENTS`` order; to add one (QBO sandbox, Faust worker) a
 from __future__ import annotations
 
 import fcntl
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -54,17 +55,26 @@ def _check_prereqs(parts: Sequence[Component]) -> None:
         prereqs.mvn()
 
 
-def up(settings: Settings, parts: Sequence[Component] | None = None) -> StackStatus:
-    """Start whatever is not running and wait until every part is healthy. Safe to call again."""
+def up(
+    settings: Settings,
+    parts: Sequence[Component] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StackStatus:
+    """Start whatever is not running and wait until every part is healthy. Safe to call again.
+    ``progress`` receives one line per step (the CLI prints them)."""
     parts = list(parts) if parts is not None else components(settings)
+    say = progress or (lambda _msg: None)
     _check_prereqs(parts)
     with _locked(settings):
         for comp in parts:
+            t0 = time.monotonic()
             if not comp.process_alive():
                 proc.require_free(comp.ports())
+                say(f"starting {comp.name} (log: {comp.log_file})")
                 comp.start()
             comp.wait_healthy()
             comp.ready()
+            say(f"{comp.name} ready ({time.monotonic() - t0:.1f}s)")
     return status(settings, parts)
 
 
