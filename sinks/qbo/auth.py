@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from sinks.qbo.error_table import build_error
-from sinks.qbo.errors import QboConfigError, QboError, QboFault, QboTransientError
+from sinks.qbo.errors import QboConfigError, QboFault, QboTransientError
 
 __all__ = [
     "TokenSet",
@@ -271,10 +271,8 @@ class QboOAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401 and self.manager.static_access_token is None:
-            try:
-                token = await self.manager.refresh(realm_id, rejected=token)
-            except QboError:
-                raise
+            # Once only: a second 401 reaches the client, which reports it as a config error.
+            token = await self.manager.refresh(realm_id, rejected=token)
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
 
