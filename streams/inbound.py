@@ -8,7 +8,8 @@ broker):
 - ``fetch_payments`` (on ``qbo.webhooks``): fetch + map, publish to ``bottleneck.payments``, park for a
   retry, or dead-letter.
 - ``write_payments`` (on ``bottleneck.payments``): the Bottleneck writer.
-- timers: re-send due parked notifications; CDC poll of every connected realm (first tick at start-up).
+- timers: re-send due parked notifications; CDC poll of the connected realms whose partition this
+  worker owns (first tick at start-up).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
+from aiokafka.partitioner import murmur2
+from faust.types import TP
 from faust.web import Request, Response, View
 
 from bottleneck_qbo.inbound.cdc_poll import PgCheckpointStore
@@ -86,6 +90,9 @@ class _ConnDirectory:
     async def connected_realms(self) -> list[str]:
         return await (await self._dir()).connected_realms()
 
+    async def connected_among(self, realm_ids: Sequence[str]) -> set[str]:
+        return await (await self._dir()).connected_among(realm_ids)
+
 
 @dataclass
 class InboundRuntime:
@@ -132,18 +139,16 @@ class QboWebhookView(View):
             if len(body) > limit:
                 break  # enough to say 413; never buffer an unbounded body
         rt = await get_inbound_runtime()
-        realms_in_body: list[str] = []
-        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=lambda r: r in rt.realms)  # type: ignore[arg-type]
-        if result.status == 200 and result.dropped:
-            # Maybe a company connected since the cache was loaded: refresh (rate-limited) and decide again.
-            realms_in_body = [n.realm_id for n in result.dropped]
-            if rt.realms.needs_refresh(realms_in_body):
-                try:
-                    rt.realms.replace(await rt.directory.connected_realms())
-                except psycopg.Error as exc:
-                    log.warning("webhook: cannot load connected realms: %s", exc)
-                    return self.json({"error": "temporarily unavailable"}, status=503)
-                result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=lambda r: r in rt.realms)  # type: ignore[arg-type]
+        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+        to_check = rt.realms.to_check(n.realm_id for n in result.dropped)
+        if to_check:
+            # Maybe a company connected since the cache was filled: ask Postgres once, then decide again.
+            try:
+                rt.realms.record(to_check, await rt.directory.connected_among(to_check))
+            except psycopg.Error as exc:
+                log.warning("webhook: cannot look up realms: %s", exc)
+                return self.json({"error": "temporarily unavailable"}, status=503)
+            result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
         if result.status != 200:
             log.warning("webhook: answered %d: %s", result.status, result.reason)
             return self.json({"error": result.reason}, status=result.status)
@@ -197,21 +202,32 @@ async def release_parked() -> None:
     await rt.flow.release_due()
 
 
-@app.timer(interval=CDC_TICK_S, on_leader=True)
+def owned_realms(realms: Sequence[str], assigned: Iterable[TP], topic: str, partitions: int) -> list[str]:
+    """The realms whose ``qbo.webhooks`` partition this worker owns (keys are realm ids, partitioned the
+    way the producer does: murmur2). With several workers each realm is polled by exactly one of them."""
+    mine = {tp.partition for tp in assigned if tp.topic == topic}
+    return [r for r in realms if ((murmur2(r.encode()) & 0x7FFFFFFF) % partitions) in mine]
+
+
+@app.timer(interval=CDC_TICK_S)
 async def poll_qbo_cdc() -> None:
-    """Gap recovery. Ticks every second but polls every ``cdc_poll_interval_s`` (and at the first tick,
-    i.e. start-up), so start-up does not wait a whole interval."""
+    """Gap recovery. Ticks every second but polls every ``cdc_poll_interval_s`` (and at the first tick
+    after partitions are assigned, i.e. at start-up), each realm by the worker that owns its partition."""
     rt = await get_inbound_runtime()
     now = time.monotonic()
-    if now < rt.next_cdc_poll:
+    if now < rt.next_cdc_poll or app.consumer is None or app.rebalancing:
+        return
+    assigned = app.consumer.assignment()
+    if not assigned:
         return
     rt.next_cdc_poll = now + settings.cdc_poll_interval_s
     try:
         realms = await rt.directory.connected_realms()
         rt.realms.replace(realms)
-        found = await rt.flow.poll_cdc(PgCheckpointStore(await rt.lookups.get()), realms)
+        mine = owned_realms(realms, assigned, webhooks_topic.get_topic_name(), settings.topic_partitions)
+        found = await rt.flow.poll_cdc(PgCheckpointStore(await rt.lookups.get()), mine)
     except psycopg.Error as exc:
         log.warning("inbound: CDC poll skipped, database unavailable: %s", exc)
         return
     if found:
-        log.info("inbound: CDC poll found %d payment change(s) in %d realm(s)", found, len(realms))
+        log.info("inbound: CDC poll found %d payment change(s) in %d realm(s)", found, len(mine))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import psycopg
@@ -32,6 +32,10 @@ class PgDirectory:
         cur = await self._conn.execute("select qbo_realm_id from companies where qbo_realm_id is not null order by id")
         return [str(r[0]) for r in await cur.fetchall()]
 
+    async def connected_among(self, realm_ids: Sequence[str]) -> set[str]:
+        cur = await self._conn.execute("select qbo_realm_id from companies where qbo_realm_id = any(%s::text[])", (list(realm_ids),))
+        return {str(r[0]) for r in await cur.fetchall()}
+
     async def local_documents(self, realm_id: str, qbo_entity: str, qbo_ids: Sequence[str]) -> dict[str, int]:
         if not qbo_ids:
             return {}
@@ -44,27 +48,38 @@ class PgDirectory:
 
 
 class RealmCache:
-    """Connected realms for the webhook view, which must answer within 3 s without a query per POST.
+    """Connected realms, for the webhook view (which must answer within 3 s without a query per POST).
 
-    A realm missing from the cache triggers at most one refresh per ``min_refresh_s`` (a new connection
-    shows up at once; a flood of unknown realms cannot hammer the database).
+    A realm not in the cache is looked up once (a company may have connected a moment ago); a realm found
+    not connected is remembered for ``negative_ttl_s`` so a flood of posts for it cannot hammer Postgres.
     """
 
-    def __init__(self, min_refresh_s: float = 5.0) -> None:
-        self._realms: frozenset[str] = frozenset()
-        self._loaded_at: float | None = None
-        self._min_refresh_s = min_refresh_s
+    def __init__(self, negative_ttl_s: float = 5.0) -> None:
+        self._known: set[str] = set()
+        self._unknown: dict[str, float] = {}  # realm -> monotonic time it was found not connected
+        self._negative_ttl_s = negative_ttl_s
 
-    def replace(self, realms: Sequence[str]) -> None:
-        self._realms = frozenset(realms)
-        self._loaded_at = time.monotonic()
+    def replace(self, realms: Iterable[str]) -> None:
+        self._known = set(realms)
 
     def __contains__(self, realm_id: object) -> bool:
-        return realm_id in self._realms
+        return realm_id in self._known
 
-    def needs_refresh(self, realm_ids: Sequence[str]) -> bool:
-        if self._loaded_at is None:
-            return True
-        if all(r in self._realms for r in realm_ids):
-            return False
-        return time.monotonic() - self._loaded_at >= self._min_refresh_s
+    def to_check(self, realm_ids: Iterable[str]) -> list[str]:
+        now = time.monotonic()
+        out = []
+        for r in dict.fromkeys(realm_ids):
+            seen = self._unknown.get(r)
+            if r not in self._known and (seen is None or now - seen >= self._negative_ttl_s):
+                out.append(r)
+        return out
+
+    def record(self, checked: Iterable[str], connected: Iterable[str]) -> None:
+        found = set(connected)
+        self._known |= found
+        now = time.monotonic()
+        for r in checked:
+            if r not in found:
+                self._unknown[r] = now
+            else:
+                self._unknown.pop(r, None)
