@@ -18,6 +18,7 @@ from typing import Literal
 import psycopg
 from pydantic import ValidationError
 
+from bottleneck_qbo import metrics
 from bottleneck_qbo.deadletter import DeadLetter, OriginalRecord
 from bottleneck_qbo.inbound.cdc_poll import CheckpointStore, poll_realm
 from bottleneck_qbo.inbound.directory import Directory
@@ -166,6 +167,7 @@ class InboundFlow:
             await self._dead_letter("terminal", str(exc), None, change.company_id, key, value, meta, realm_id=change.realm_id)
             return None
         if result.changed:
+            metrics.payments_written.labels(change.kind).inc(result.inserted + result.updated + result.voided)
             log.info(
                 "inbound: %s payment %s (company %s): %d inserted, %d updated, %d voided",
                 change.kind, change.qbo_payment_id, change.company_id, result.inserted, result.updated, result.voided,
@@ -213,6 +215,7 @@ class InboundFlow:
         realm_id: str | None = None,
     ) -> None:
         log.warning("inbound: dead-lettered (%s): %s", failure_type, reason)
+        metrics.dead_letters.labels("inbound", failure_type).inc()
         letter = DeadLetter(
             stage="inbound",
             failure_type=failure_type,

@@ -172,3 +172,15 @@ def test_bad_time_is_a_payload_error() -> None:
     body = _legacy(("1", [{"name": "Payment", "id": "9", "operation": "Create", "lastUpdated": "yesterday"}]))
     with pytest.raises(WebhookPayloadError, match="lastUpdated"):
         parse_webhook_body(body)
+
+
+def test_realm_cache_looks_up_a_missing_realm_once_then_remembers() -> None:
+    from bottleneck_qbo.inbound.directory import RealmCache
+
+    cache = RealmCache(negative_ttl_s=3600)
+    cache.replace(["1"])
+    assert "1" in cache and "2" not in cache
+    assert cache.to_check(["1", "2", "3", "2"]) == ["2", "3"]
+    cache.record(["2", "3"], connected=["2"])
+    assert "2" in cache
+    assert cache.to_check(["2", "3"]) == []  # "3" was just found unconnected: not asked again yet
