@@ -293,10 +293,19 @@ async def query_handler(request: web.Request, sb: Sandbox, realm: Realm) -> web.
 
 async def batch_handler(request: web.Request, sb: Sandbox, realm: Realm) -> web.Response:
     stats = sb.stats.realm(realm.realm_id)
-    rid, replay = await _replayed(request, sb, realm, lambda: None)
+    body = await _body(request)
+
+    def count_items() -> None:
+        # A replayed batch still counts its write items as write requests (none is applied).
+        for item in body.get("BatchItemRequest") or [] if isinstance(body, dict) else []:
+            if isinstance(item, dict) and "Query" not in item:
+                entity = next((k for k in item if k in RESOURCE_TO_ENTITY.values()), None)
+                if entity is not None:
+                    stats.write(entity, str(item.get("operation") or "create").lower())
+
+    rid, replay = await _replayed(request, sb, realm, count_items)
     if replay is not None:
         return replay
-    body = await _body(request)
     n_items = len(body.get("BatchItemRequest") or []) if isinstance(body, dict) and isinstance(body.get("BatchItemRequest"), list) else 0
     # The batch call itself took one request slot when admitted; charge the rest of its items and the batch window.
     if not sb.limiter.admit_batch(realm.realm_id, max(n_items - 1, 0)):

@@ -147,3 +147,13 @@ def test_stale_synctoken_once(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, 
     body = {"Id": cust["Id"], "SyncToken": "0", "sparse": True, "Notes": "n"}
     assert qbo_api.fault(qbo_api.post("/customer", body))["code"] == "5010"
     assert qbo_api.update("Customer", body)["SyncToken"] == "1"
+
+
+def test_batch_requestid_replay_applies_nothing(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+    body = {"BatchItemRequest": [{"bId": "c1", "operation": "create", "Customer": {"DisplayName": "Batched once"}}]}
+    first = qbo_api.post("/batch", body, requestid="batch-1")
+    again = qbo_api.post("/batch", body, requestid="batch-1")
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert qbo_api.query("select count(*) from Customer") == {"totalCount": 1}
+    stats = qbo_sandbox.stats(qbo_realm.realm_id)
+    assert stats["replays"] == 1 and stats["applied_total"] == 1 and stats["writes"]["Customer"] == {"create": 2}
