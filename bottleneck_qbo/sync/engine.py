@@ -114,8 +114,10 @@ class SyncEngine:
         async with self.source.snapshot() as db:
             doc = await p.load(db, ref.local_id)
         entry = await self.idmap.get(company_id, ref.entity_type, ref.local_id)
+        parked = await self.parking.get(ref)
+        salt = parked.attempts if parked is not None and parked.state in ("dead", "conflict") else 0
         writer_args = dict(qbo=self.qbo, idmap=self.idmap, processor=p, company_id=company_id, local_id=ref.local_id, realm_id=realm, entry=entry,
-                           today=lambda: self.clock().date())
+                           today=lambda: self.clock().date(), salt=salt)
         try:
             if doc is None or p.is_removed(doc):
                 result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]

@@ -53,9 +53,13 @@ def _quote(value: str) -> str:
 class Writer:
     def __init__(
         self, *, qbo: QboApi, idmap: IdMap, processor: Processor[Any], doc: Any, company_id: int, local_id: int,
-        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today,
+        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today, salt: int = 0,
     ) -> None:
         self.today = today
+        # QBO answers a repeated requestid with its first response, faults included: after a 400-class
+        # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
+        # salt 0, so their retries still deduplicate.
+        self.salt = salt
         self.qbo = qbo
         self.idmap = idmap
         self.processor = processor
@@ -78,7 +82,7 @@ class Writer:
             current = await self.lookup(payload)
             if current is None:
                 obj = await self.qbo.create(
-                    self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest)
+                    self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt)
                 )
                 await self._record(obj, digest)
                 return WriteResult("create", str(obj["Id"]), obj)
@@ -106,14 +110,15 @@ class Writer:
     ) -> Mapping[str, Any]:
         p = self.processor
         last: QboStaleSyncToken | None = None
-        for _ in range(2):  # the first try, then re-read once and re-apply (rule 6)
+        for attempt in range(2):  # the first try, then re-read once and re-apply (rule 6)
             if current is None:
                 current = await self.qbo.read(self.realm_id, p.qbo_entity, qbo_id)
             token = str(current["SyncToken"])
             try:
                 return await self.qbo.update(
                     self.realm_id, p.qbo_entity, {**body, "Id": qbo_id, "SyncToken": token}, sparse=True,
-                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token),
+                    # the attempt is part of the id: QBO answers a repeated requestid with the stale fault again
+                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token, attempt, self.salt),
                 )
             except QboStaleSyncToken as exc:
                 last, current = exc, None
@@ -140,7 +145,7 @@ class Writer:
         """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
         a retry of the same intended change is answered by QBO with the first response."""
         p = self.processor
-        obj = await self.qbo.create(self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key))
+        obj = await self.qbo.create(self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key, self.salt))
         await self.idmap.record(
             company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
             qbo_entity=entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
@@ -163,7 +168,7 @@ class Writer:
             return WriteResult("deactivate", entry.qbo_id, obj)
         current = await self.qbo.read(self.realm_id, p.qbo_entity, entry.qbo_id)
         token = str(current["SyncToken"])
-        rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token)
+        rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token, self.salt)
         if p.on_delete == "void":
             obj = await self.qbo.void(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
             status = "voided"

@@ -133,7 +133,7 @@ async def env(sync_pg_dsn: str, sandbox_url: str) -> AsyncIterator[Env]:
         token_manager=TokenManager(InMemoryTokenStore(), None, static_access_token=SecretStr(SANDBOX_TOKEN)),
         limiters=LimiterRegistry(LimiterConfig()),
         # The engine parks on 429 / 5xx instead of waiting: the client must not retry them itself here.
-        retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0),
+        retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0, rate_limit_wait_s=0.05),
     )
     source, idmap, parking = await Source.connect(sync_pg_dsn), await IdMap.connect(sync_pg_dsn), await Parking.connect(sync_pg_dsn)
     engine = SyncEngine(source, qbo, idmap, parking, REGISTRY)

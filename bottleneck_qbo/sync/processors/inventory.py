@@ -15,7 +15,7 @@ from typing import Any
 from bottleneck_qbo.sync.docref import DocRef
 from bottleneck_qbo.sync.processor import Processor
 from bottleneck_qbo.sync.processors._common import dep
-from bottleneck_qbo.sync.processors.items import sample_lot
+from bottleneck_qbo.sync.processors.items import sample_item, sample_lot
 from bottleneck_qbo.sync.writer import WriteResult, Writer
 from mappers import bottleneck as bn
 from mappers.common import Refs
@@ -84,3 +84,6 @@ class ItemQuantityProcessor(_QuantityProcessor):
 
     def dependencies(self, doc: bn.Item) -> list[DocRef]:
         return [dep("item", doc.id)]
+
+    async def sample(self, conn: Any, company_id: int) -> int:
+        return await sample_item(conn, company_id)
