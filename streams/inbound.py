@@ -152,6 +152,11 @@ class QboWebhookView(View):
         if result.status != 200:
             log.warning("webhook: answered %d: %s", result.status, result.reason)
             return self.json({"error": result.reason}, status=result.status)
+        for n in result.dropped:
+            log.warning(
+                "webhook: dropping %s %s %s for realm %s: no Bottleneck company is connected to it",
+                n.operation, n.entity, n.entity_id, n.realm_id,
+            )
         try:
             await asyncio.wait_for(rt.flow.publish_notifications(result.notifications), KAFKA_ACK_TIMEOUT_S)
         except Exception as exc:  # Kafka unreachable or slow: let Intuit retry rather than lose it

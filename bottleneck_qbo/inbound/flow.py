@@ -33,6 +33,7 @@ from sinks.qbo.api import QboApi
 log = logging.getLogger(__name__)
 
 Send = Callable[[bytes, bytes], Awaitable[None]]  # (key, value)
+CDC_MAX_PAUSE_S = 3600.0
 Handled = Literal["published", "parked", "dead_lettered", "ignored", "duplicate"]
 
 
@@ -87,6 +88,7 @@ class InboundFlow:
         self._send_payment = send_payment
         self._send_deadletter = send_deadletter
         self._clock = clock
+        self._cdc_backoff: dict[str, tuple[int, float]] = {}  # realm -> (failures in a row, monotonic not-before)
 
     # --- qbo.webhooks ---------------------------------------------------------------------------------
 
@@ -177,9 +179,14 @@ class InboundFlow:
     # --- gap recovery ---------------------------------------------------------------------------------
 
     async def poll_cdc(self, store: CheckpointStore, realms: Sequence[str]) -> int:
-        """One CDC poll of every realm; a realm that fails is logged and tried again next time."""
+        """One CDC poll of each realm. A realm that fails (QBO down, connection revoked) is logged and
+        skipped with a growing pause, so a dead realm neither spams the log nor costs a call per tick."""
         total = 0
+        now = self._clock()
         for realm in realms:
+            failures, not_before = self._cdc_backoff.get(realm, (0, 0.0))
+            if now < not_before:
+                continue
             try:
                 found = await poll_realm(
                     self.api,
@@ -190,9 +197,12 @@ class InboundFlow:
                     overlap=timedelta(seconds=self.settings.cdc_overlap_s),
                     hold_back=self.parking.oldest_occurred_at(),
                 )
-            except Exception as exc:  # one realm's failure (QBO down, token revoked) must not stop the others
-                log.warning("inbound: CDC poll of realm %s failed: %s", realm, exc)
+            except Exception as exc:  # one realm's failure must not stop the others
+                pause = retry_delay(failures, self.settings.cdc_poll_interval_s, CDC_MAX_PAUSE_S)
+                self._cdc_backoff[realm] = (failures + 1, now + pause)
+                log.warning("inbound: CDC poll of realm %s failed (%d in a row; next try in %.0fs): %s", realm, failures + 1, pause, exc)
                 continue
+            self._cdc_backoff.pop(realm, None)
             total += len(found)
         return total
 

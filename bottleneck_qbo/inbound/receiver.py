@@ -8,7 +8,6 @@ and still answered 200; only a request that is not Intuit's (bad signature) or n
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +15,6 @@ from bottleneck_qbo.inbound.notifications import Notification, WebhookPayloadErr
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.webhook_signature import verify_intuit_signature
 
-log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "intuit-signature"
 
@@ -65,9 +63,5 @@ def handle_webhook(
     dropped: list[Notification] = []
     for n in notifications:
         (kept if is_known_realm(n.realm_id) else dropped).append(n)
-    for n in dropped:
-        log.warning(
-            "webhook: dropping %s %s %s for realm %s: no Bottleneck company is connected to it",
-            n.operation, n.entity, n.entity_id, n.realm_id,
-        )
+    # Not logged here: the caller may look the realm up and decide again; it logs what it finally drops.
     return WebhookResult(200, notifications=kept, dropped=dropped)

@@ -105,6 +105,7 @@ async def harness(inbound_dsn: str, qbo_sandbox: SandboxServer) -> AsyncIterator
         retry_max_attempts=3,
         retry_base_delay_s=1.0,
         retry_max_delay_s=4.0,
+        qbo_retry_max_attempts=0,  # the flow's own retry is under test, not the client's
     )
     bus, clock = Bus(), Clock()
     async with await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as conn:
@@ -331,5 +332,27 @@ async def test_webhook_lost_while_receiver_down_is_recovered_by_the_cdc_poll(
 
     # The next poll sees it again (overlap) and a late webhook may come too: still one row.
     await harness.flow.poll_cdc(store, [tenant.realm_id])
+    await harness.drain()
+    assert len(await payment_rows(harness.conn, tenant)) == 1
+
+
+async def test_failing_cdc_poll_of_a_realm_backs_off_then_recovers(
+    harness: Harness, tenant: Tenant, qbo_api: QboHttp, qbo_sandbox: SandboxServer
+) -> None:
+    qbo_sandbox.webhook_config(tenant.realm_id, url=None)
+    cust, (inv,) = _qbo_invoices(qbo_api, 1)
+    await add_invoice(harness.conn, tenant, inv["Id"], "INV-BO")
+    _pay(qbo_api, cust, [(inv["Id"], "5.00")])
+    store = PgCheckpointStore(harness.conn)
+    qbo_sandbox.set_faults(tenant.realm_id, error_next=1)
+
+    assert await harness.flow.poll_cdc(store, [tenant.realm_id]) == 0  # QBO answered 500
+    assert await store.get(tenant.realm_id) is None  # the checkpoint did not move
+    calls = qbo_sandbox.stats(tenant.realm_id)["requests_total"]
+    assert await harness.flow.poll_cdc(store, [tenant.realm_id]) == 0
+    assert qbo_sandbox.stats(tenant.realm_id)["requests_total"] == calls  # paused: not even asked
+
+    harness.clock.now += harness.settings.cdc_poll_interval_s
+    assert await harness.flow.poll_cdc(store, [tenant.realm_id]) == 1
     await harness.drain()
     assert len(await payment_rows(harness.conn, tenant)) == 1
