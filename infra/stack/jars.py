@@ -43,7 +43,11 @@ def _fresh(directory: Path) -> bool:
 
 
 def _mvn(settings: Settings, *args: str, cwd: Path) -> None:
-    argv = [prereqs.mvn(), "-B", "-q", "-f", str(POM), *args]
+    # Run on a copy of the pom in the temp dir: Maven's target/ (with "already unpacked" markers that
+    # would make a later re-fetch skip the unpack) then disappears with it.
+    pom = cwd / "pom.xml"
+    shutil.copyfile(POM, pom)
+    argv = [prereqs.mvn(), "-B", "-q", "-f", str(pom), *args]
     if settings.maven_repo is not None:
         argv.append(f"-Dmaven.repo.local={settings.maven_repo}")
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
@@ -86,8 +90,6 @@ def ensure_plugins(settings: Settings) -> Path:
             "dependency:unpack",
             f"-Dartifact=io.debezium:{PLUGIN_NAME}:{version}:tar.gz:plugin",
             f"-DoutputDirectory={out}",
-            # Maven's "already unpacked" markers would otherwise live in infra/target and skip a re-fetch.
-            f"-Dmdep.markersDirectory={Path(tmp) / 'markers'}",
             cwd=Path(tmp),
         )
         if not (out / PLUGIN_NAME).is_dir():
