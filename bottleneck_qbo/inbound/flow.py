@@ -195,7 +195,7 @@ class InboundFlow:
                     self.publish_notifications,
                     initial_lookback=timedelta(seconds=self.settings.cdc_initial_lookback_s),
                     overlap=timedelta(seconds=self.settings.cdc_overlap_s),
-                    hold_back=self.parking.oldest_occurred_at(),
+                    hold_back=self.parking.oldest_occurred_at(realm),
                 )
             except Exception as exc:  # one realm's failure must not stop the others
                 pause = retry_delay(failures, self.settings.cdc_poll_interval_s, CDC_MAX_PAUSE_S)

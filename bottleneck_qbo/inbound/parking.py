@@ -58,6 +58,11 @@ class ParkingLot:
             out.append(heapq.heappop(self._heap).envelope)
         return out
 
-    def oldest_occurred_at(self) -> datetime | None:
-        times = [p.envelope.notification.occurred_at for p in self._heap if p.envelope.notification.occurred_at]
+    def oldest_occurred_at(self, realm_id: str | None = None) -> datetime | None:
+        """When the oldest parked change (of ``realm_id``, or of any realm) happened."""
+        times = [
+            n.occurred_at
+            for n in (p.envelope.notification for p in self._heap)
+            if n.occurred_at and (realm_id is None or n.realm_id == realm_id)
+        ]
         return min(times) if times else None

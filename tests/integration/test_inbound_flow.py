@@ -356,3 +356,23 @@ async def test_failing_cdc_poll_of_a_realm_backs_off_then_recovers(
     assert await harness.flow.poll_cdc(store, [tenant.realm_id]) == 1
     await harness.drain()
     assert len(await payment_rows(harness.conn, tenant)) == 1
+
+
+async def test_cdc_checkpoint_never_passes_a_payment_still_waiting(
+    harness: Harness, tenant: Tenant, qbo_api: QboHttp, catcher: WebhookCatcher
+) -> None:
+    """Parked notifications live in memory; should the worker die, the next start-up poll must find them
+    again, so the checkpoint stays at or before the oldest one."""
+    cust, (inv,) = _qbo_invoices(qbo_api, 1)
+    await add_invoice(harness.conn, tenant, None, "INV-HOLD")  # not in the id map: the payment waits
+    pay = _pay(qbo_api, cust, [(inv["Id"], "3.00")])
+    for headers, body in catcher.wait_for(mentions("Payment", pay["Id"], "Create")):
+        await harness.receive(headers, body)
+    await harness.drain()
+    waiting_since = harness.flow.parking.oldest_occurred_at(tenant.realm_id)
+    assert waiting_since is not None
+
+    store = PgCheckpointStore(harness.conn)
+    await harness.flow.poll_cdc(store, [tenant.realm_id])
+    checkpoint = await store.get(tenant.realm_id)
+    assert checkpoint is not None and checkpoint <= waiting_since

@@ -155,6 +155,7 @@ def test_parking_lot_releases_in_due_order_and_knows_the_oldest_change() -> None
     lot.park(Envelope(notification=_n("a", t0), attempt=1), due=10.0)
     lot.park(Envelope(notification=_n("c", None), attempt=1), due=30.0)
     assert lot.oldest_occurred_at() == t0
+    assert lot.oldest_occurred_at("R") == t0 and lot.oldest_occurred_at("other realm") is None
     assert lot.pop_due(5.0) == []
     assert [e.notification.entity_id for e in lot.pop_due(25.0)] == ["a", "b"]
     assert len(lot) == 1 and lot.oldest_occurred_at() is None
