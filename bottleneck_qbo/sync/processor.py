@@ -80,9 +80,11 @@ class Processor(Generic[DocT]):
         return []
 
     def line_ids(self, doc: DocT) -> list[int]:
-        """Bottleneck line ids in the order ``map`` emits lines, when other documents link to them
-        (a Bill line links to a PurchaseOrder line): the engine records QBO's line Id for each."""
-        return []
+        """Bottleneck line ids in the order ``map`` emits lines. The engine records QBO's line Id for
+        each, so updates change lines in place (a Bill line's link to a PurchaseOrder line survives an
+        edit of the PO). Default: ``doc.lines`` ordered by ``line_no``, as the built-in mappers emit them."""
+        lines = getattr(doc, "lines", None) or []
+        return [ln.id for ln in sorted(lines, key=lambda ln: ln.line_no)]
 
     def matches(self, doc: DocT, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool:
         """Whether a QBO object found by natural key is this document (to adopt it instead of creating)."""

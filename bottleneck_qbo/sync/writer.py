@@ -88,9 +88,23 @@ class Writer:
                 return WriteResult("create", str(obj["Id"]), obj)
             action = "adopt"
         qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
-        obj = await self._sparse_update(qbo_id, {k: v for k, v in payload.items() if k not in p.create_only}, digest, current)
+        body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
+        obj = await self._sparse_update(qbo_id, body, digest, current)
         await self._record(obj, digest)
         return WriteResult(action, qbo_id, obj)
+
+    def _lines_in_place(self, body: dict[str, Any], entry: IdMapEntry | None) -> dict[str, Any]:
+        """Give each line the QBO Line.Id it had, so QBO updates lines instead of replacing them
+        (new Bottleneck lines get none and are added; lines no longer sent are removed by QBO)."""
+        known = entry.line_ids if entry else {}
+        lines = body.get("Line")
+        if not known or not isinstance(lines, list):
+            return body
+        local = self.processor.line_ids(self.doc)
+        if len(local) != len(lines):
+            return body
+        placed = [({**ln, "Id": known[str(lid)]} if str(lid) in known else ln) for lid, ln in zip(local, lines)]
+        return {**body, "Line": placed}
 
     async def lookup(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The QBO object with this payload's natural key that the processor accepts as this document."""
@@ -145,7 +159,12 @@ class Writer:
         """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
         a retry of the same intended change is answered by QBO with the first response."""
         p = self.processor
-        obj = await self.qbo.create(self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key, self.salt))
+        # The previous object's id is part of the key: the same (quantity, target) pair met again after
+        # another adjustment is a new change, not a retry.
+        previous = self.entry.qbo_id if self.entry else None
+        obj = await self.qbo.create(
+            self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key, previous, self.salt)
+        )
         await self.idmap.record(
             company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
             qbo_entity=entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,

@@ -39,9 +39,6 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
     def dependencies(self, doc: bn.PurchaseOrder) -> list[DocRef]:
         return [dep("vendor", doc.vendor_id), *line_item_deps(doc.lines)]
 
-    def line_ids(self, doc: bn.PurchaseOrder) -> list[int]:
-        return [ln.id for ln in sorted(doc.lines, key=lambda ln: ln.line_no)]
-
     def matches(self, doc: bn.PurchaseOrder, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool:
         return (candidate.get("VendorRef") or {}).get("value") == payload["VendorRef"]["value"]
 
