@@ -116,6 +116,16 @@ async def set_limits(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "limits": new.__dict__})
 
 
+async def clear_limits(request: web.Request) -> web.Response:
+    sb = _state(request)
+    realm = request.query.get("realm")
+    if realm:
+        sb.limiter.overrides.pop(realm, None)
+    else:
+        sb.limiter.overrides.clear()
+    return web.json_response({"ok": True})
+
+
 async def webhook_config(request: web.Request) -> web.Response:
     sb = _state(request)
     body: WebhookConfigRequest = await _model(request, WebhookConfigRequest)
@@ -170,6 +180,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/__sandbox/faults", set_faults)
     r.add_delete("/__sandbox/faults", clear_faults)
     r.add_post("/__sandbox/limits", set_limits)
+    r.add_delete("/__sandbox/limits", clear_limits)
     r.add_post("/__sandbox/webhook-config", webhook_config)
     r.add_get("/__sandbox/webhooks", webhook_log)
     r.add_post("/__sandbox/oauth/codes", mint_code)

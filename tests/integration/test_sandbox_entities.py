@@ -187,6 +187,9 @@ def test_invoice_linked_to_estimate_closes_it_and_moves_stock(qbo_api: QboHttp) 
     assert {"TxnId": inv["Id"], "TxnType": "Invoice"} in est_after["LinkedTxn"]
     assert est_after["SyncToken"] == "1"
     assert qbo_api.read("Item", item["Id"])["QtyOnHand"] == 6
+    # An update of the invoiced estimate (full, so TxnStatus is left out) keeps it Closed.
+    est_upd = qbo_api.update("Estimate", {"Id": est["Id"], "SyncToken": est_after["SyncToken"], "CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 4, 5, 20)]})
+    assert est_upd["TxnStatus"] == "Closed"
     # A closed estimate is ignored by a second invoice (QBO's XSD text).
     inv2 = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "LinkedTxn": [{"TxnId": est["Id"], "TxnType": "Estimate"}], "Line": [sales_line(item["Id"], 1, 5, 5)]})
     assert inv2["LinkedTxn"] == []

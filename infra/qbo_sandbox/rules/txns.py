@@ -70,10 +70,12 @@ def prepare_estimate(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
     _common(ctx, "Estimate", obj, old)
     resolve(ctx, obj, "CustomerRef", "Customer", required=True)
     obj["TotalAmt"] = prepare_sales_lines(ctx, obj, old)
+    obj["LinkedTxn"] = list(old.get("LinkedTxn", [])) if old else []
     status = obj.setdefault("TxnStatus", "Pending")
     if status not in ESTIMATE_STATUSES:
         raise faults.bad_enum("TxnStatus", status)
-    obj["LinkedTxn"] = list(old.get("LinkedTxn", [])) if old else []
+    if any(l.get("TxnType") == "Invoice" for l in obj["LinkedTxn"]):
+        obj["TxnStatus"] = "Closed"  # an invoiced estimate stays closed whatever an update says
 
 
 def prepare_invoice(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
