@@ -95,7 +95,7 @@ def status(settings: Settings, parts: Sequence[Component] | None = None) -> Stac
         postgres_dsn=settings.postgres_dsn,
         kafka_bootstrap=settings.kafka_bootstrap,
         connect_url=settings.connect_url,
-        run_dir=str(settings.run_dir),
+        run_dir=str(settings.run_dir.resolve()),
         components={name: d.state for name, d in details.items()},
         details=details,
     )

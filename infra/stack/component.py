@@ -25,7 +25,8 @@ class Component(abc.ABC):
     # --- where things live -------------------------------------------------------------------------
     @property
     def run_dir(self) -> Path:
-        return self.settings.run_dir
+        # Absolute: paths are handed to processes started in other working directories.
+        return self.settings.run_dir.resolve()
 
     @property
     def log_file(self) -> Path:

@@ -64,7 +64,7 @@ def _replace_dir(src: Path, dest: Path) -> None:
 
 
 def ensure_lib(settings: Settings) -> Path:
-    lib = settings.stack_lib_dir
+    lib = settings.stack_lib_dir.resolve()
     if _fresh(lib):
         return lib
     with tempfile.TemporaryDirectory(prefix="bq-lib-", dir=lib.parent if lib.parent.exists() else None) as tmp:
@@ -78,7 +78,7 @@ def ensure_lib(settings: Settings) -> Path:
 
 
 def ensure_plugins(settings: Settings) -> Path:
-    plugins = settings.connect_plugin_dir
+    plugins = settings.connect_plugin_dir.resolve()
     if _fresh(plugins) and (plugins / PLUGIN_NAME).is_dir():
         return plugins
     version = pom_property("debezium.version")
@@ -109,4 +109,4 @@ def ensure_jars(settings: Settings) -> tuple[Path, Path]:
 
 
 def classpath(settings: Settings) -> str:
-    return str(settings.stack_lib_dir / "*")
+    return str(settings.stack_lib_dir.resolve() / "*")

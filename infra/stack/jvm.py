@@ -22,7 +22,7 @@ def java_argv(settings: Settings, heap: str, main: str, *args: str) -> list[str]
         "-XX:+ExplicitGCInvokesConcurrent",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile=file:{LOG4J2}",
-        f"-Dkafka.logs.dir={settings.run_dir / 'logs'}",
+        f"-Dkafka.logs.dir={settings.run_dir.resolve() / 'logs'}",
         "-cp",
         jars.classpath(settings),
         main,
