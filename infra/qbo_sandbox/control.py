@@ -63,12 +63,12 @@ async def reset(request: web.Request) -> web.Response:
 async def create_realm(request: web.Request) -> web.Response:
     sb = _state(request)
     body: RealmRequest = await _model(request, RealmRequest)
-    try:
-        realm = sb.create_realm(body.realm_id, body.name)
-    except ValueError as exc:
-        return web.json_response({"error": str(exc)}, status=409)
+    # Idempotent: an existing realm is reused (its data kept) and gets a fresh token pair, so a
+    # "connect" can be repeated against a sandbox that persists its state.
+    existing = sb.store.realms.get(body.realm_id) if body.realm_id else None
+    realm = existing or sb.create_realm(body.realm_id, body.name)
     tokens = sb.oauth.issue(realm.realm_id)
-    return web.json_response({"realm_id": realm.realm_id, "name": realm.name, **tokens})
+    return web.json_response({"realm_id": realm.realm_id, "name": realm.name, "created": existing is None, **tokens})
 
 
 async def list_realms(request: web.Request) -> web.Response:

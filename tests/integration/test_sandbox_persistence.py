@@ -34,6 +34,8 @@ def test_restart_keeps_state(tmp_path: Path) -> None:
         assert again.query("select count(*) from Customer") == {"totalCount": 2}
         nxt = again.create("Customer", {"DisplayName": "After restart"})
         assert int(nxt["Id"]) > int(cust["Id"])
+        reused = second.create_realm(realm_id=realm.realm_id)
+        assert reused.client().read("Customer", cust["Id"])["DisplayName"] == "Durable"
         old = httpx.post(second.token_url, data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token}, auth=(second.client_id, second.client_secret))
         assert old.status_code == 400 and old.json() == {"error": "invalid_grant"}
     finally:
