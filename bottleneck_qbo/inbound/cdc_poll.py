@@ -76,8 +76,13 @@ def notifications_from_cdc(realm_id: str, changes: Mapping[str, Sequence[Mapping
                     entity_id=str(qbo_id),
                     operation=operation,
                     occurred_at=updated,
-                    # Same change seen by two polls (the overlap) -> same key -> fetched once.
-                    dedupe_key=f"cdc:{realm_id}:{entity}:{qbo_id}:{operation}:{updated.isoformat() if updated else ''}",
+                    # Same change seen by two polls (the overlap) -> same key -> fetched once. SyncToken is
+                    # in it because LastUpdatedTime has whole seconds: a create and a void in the same
+                    # second differ only there.
+                    dedupe_key=(
+                        f"cdc:{realm_id}:{entity}:{qbo_id}:{operation}:{obj.get('SyncToken', '')}:"
+                        f"{updated.isoformat() if updated else ''}"
+                    ),
                     source="cdc",
                 )
             )

@@ -129,7 +129,9 @@ def _from_legacy(doc: dict[str, Any]) -> list[Notification]:
                     entity_id=ent.id,
                     operation=ent.operation,  # type: ignore[arg-type]  # checked above
                     occurred_at=occurred,
-                    # Intuit's own advice: dedupe on (realm, entity, id, lastUpdated) (qbo.md 11.4).
+                    # Intuit's advice: dedupe on (realm, entity, id, lastUpdated) (qbo.md 11.4). Two changes
+                    # of one kind in the same second look like a redelivery; the CDC poll (keyed by
+                    # SyncToken) still brings the later one.
                     dedupe_key=f"{event.realmId}:{entity}:{ent.id}:{ent.operation}:{ent.lastUpdated or ''}",
                     deleted_id=ent.deletedId,
                 )

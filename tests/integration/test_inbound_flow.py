@@ -335,6 +335,13 @@ async def test_webhook_lost_while_receiver_down_is_recovered_by_the_cdc_poll(
     await harness.drain()
     assert len(await payment_rows(harness.conn, tenant)) == 1
 
+    # A void seen only by CDC (which says "changed", not "voided") is still recognised as a void.
+    current = qbo_api.read("Payment", pay["Id"])
+    qbo_api.ok(qbo_api.post("/payment", {"Id": pay["Id"], "SyncToken": current["SyncToken"]}, operation="void"))
+    await harness.flow.poll_cdc(store, [tenant.realm_id])
+    await harness.drain()
+    assert [r[-1] for r in await payment_rows(harness.conn, tenant)] == [True]
+
 
 async def test_failing_cdc_poll_of_a_realm_backs_off_then_recovers(
     harness: Harness, tenant: Tenant, qbo_api: QboHttp, qbo_sandbox: SandboxServer

@@ -177,6 +177,9 @@ def test_cdc_changes_become_notifications_with_deletes() -> None:
         ("BillPayment", "9", "Update", "cdc"),
     ]
     assert notifications_from_cdc("R7", changes)[0].dedupe_key == got[0].dedupe_key
+    # The same payment changed again within the same second (e.g. voided) is a new change.
+    changes["Payment"][0] = dict(changes["Payment"][0], SyncToken="1")
+    assert notifications_from_cdc("R7", changes)[0].dedupe_key != got[0].dedupe_key
 
 
 def test_cdc_window_and_checkpoint_rules() -> None:
