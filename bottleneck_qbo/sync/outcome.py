@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from bottleneck_qbo.sync.docref import DocRef
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     SYNCED = "synced"  # QBO was written (created, updated, voided, deleted, deactivated, adjusted)
     UNCHANGED = "unchanged"  # QBO already holds this state: no write
     SKIPPED = "skipped"  # not for QBO: draft, company without realm, manual mode, never synced
@@ -21,7 +21,7 @@ class Kind(str, Enum):
     DEAD = "dead"  # the record is bad: dead-letter it with the reason and the QBO fault
 
 
-class SkipReason(str, Enum):
+class SkipReason(StrEnum):
     DRAFT = "draft"
     NO_REALM = "no_realm"
     MANUAL_MODE = "manual_mode"
