@@ -29,6 +29,7 @@ from bottleneck_qbo.inbound.cdc_poll import PgCheckpointStore
 from bottleneck_qbo.inbound.directory import PgDirectory, RealmCache
 from bottleneck_qbo.inbound.flow import InboundFlow, RecordMeta
 from bottleneck_qbo.inbound.receiver import handle_webhook
+from sinks.qbo.client import QboClient, RetryPolicy
 from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
 from streams.runtime import get_runtime
 
@@ -104,6 +105,21 @@ class InboundRuntime:
     next_cdc_poll: float = 0.0  # monotonic; 0 = poll at the first tick (start-up)
 
 
+def _inbound_qbo_client(shared: QboClient) -> QboClient:
+    """The worker's QBO client without its in-call retries: a failed read here is parked and retried
+    by the flow (the agent never sleeps). Same tokens, per-realm limiters and stats as ``shared``; a
+    second token manager could race the first on QBO's rotating refresh tokens."""
+    return QboClient(
+        base_url=shared.base_url,
+        token_manager=shared.tokens,
+        minor_version=shared.minor_version,
+        timeout_s=settings.qbo_timeout_s,
+        limiters=shared.limiters,
+        retry=RetryPolicy(max_attempts=0, rate_limit_max_retries=0),
+        stats=shared.stats,
+    )
+
+
 _runtime: InboundRuntime | None = None
 _runtime_lock = asyncio.Lock()
 
@@ -117,7 +133,7 @@ async def get_inbound_runtime() -> InboundRuntime:
         if _runtime is None:
             lookups = _Db(settings.postgres_dsn)
             directory = _ConnDirectory(lookups)
-            api = (await get_runtime()).qbo
+            api = _inbound_qbo_client((await get_runtime()).qbo)
             flow = InboundFlow(
                 settings, api, directory,
                 send_webhook=_send_webhook, send_payment=_send_payment, send_deadletter=_send_deadletter,
