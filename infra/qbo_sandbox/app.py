@@ -92,6 +92,20 @@ def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
     return web.Response(text=jsonio.dumps(payload), status=status, content_type="application/json", headers=headers)
 
 
+def _throttled(sb: Sandbox) -> web.Response:
+    fault = faults.throttled(sb.config.retry_after_s)
+    if sb.config.throttle_body == "xml":
+        err = fault.errors[0]
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{sb.clock.envelope_ts()}">'
+            f'<Fault type="{fault.type}"><Error code="{err.code}"><Message>{err.message}</Message>'
+            f"<Detail>{err.detail}</Detail></Error></Fault></IntuitResponse>"
+        )
+        return web.Response(text=xml, status=429, content_type="application/xml", headers=fault.headers)
+    return _fault_response(sb, fault)
+
+
 def _fault_response(sb: Sandbox, fault: faults.QboFault) -> web.Response:
     return _json({"Fault": fault.fault_json(), "time": sb.clock.envelope_ts()}, fault.status, fault.headers)
 
@@ -127,7 +141,7 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
         if realm is None or token_realm not in ("*", realm_id):
             return finish(_fault_response(sb, faults.authorization_failed(realm_id)))
         if not sb.limiter.admit(realm_id):
-            return finish(_fault_response(sb, faults.throttled(sb.config.retry_after_s)))
+            return finish(_throttled(sb))
         plan = sb.injector.plan(realm_id)
         try:
             pre = plan.pre_request()
@@ -136,7 +150,7 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
                 await asyncio.sleep(plan.spec.latency_ms / 1000)
             if pre == "throttle":
                 stats.injected["throttle"] += 1
-                return finish(_fault_response(sb, faults.throttled(sb.config.retry_after_s)))
+                return finish(_throttled(sb))
             if pre in ("error500", "error503"):
                 stats.injected["error"] += 1
                 return finish(_fault_response(sb, faults.system_error() if pre == "error500" else faults.unavailable()))
@@ -309,7 +323,7 @@ async def batch_handler(request: web.Request, sb: Sandbox, realm: Realm) -> web.
     n_items = len(body.get("BatchItemRequest") or []) if isinstance(body, dict) and isinstance(body.get("BatchItemRequest"), list) else 0
     # The batch call itself took one request slot when admitted; charge the rest of its items and the batch window.
     if not sb.limiter.admit_batch(realm.realm_id, max(n_items - 1, 0)):
-        raise faults.throttled(sb.config.retry_after_s)
+        return _throttled(sb)
     ctx = _ctx(request, sb, realm)
     plan = sb.injector.plan(realm.realm_id)
 

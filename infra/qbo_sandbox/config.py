@@ -32,6 +32,8 @@ class SandboxConfig(BaseModel):
     max_batch_items: int = 30
     # QBO does not document Retry-After on 429 (reference §10, UNCONFIRMED): none unless set here.
     retry_after_s: int | None = None
+    # QBO has been seen answering throttles in XML even to JSON clients (reference §10): "xml" emulates that.
+    throttle_body: Literal["json", "xml"] = "json"
 
     sqlite_path: Path | None = None
 

@@ -22,6 +22,9 @@ class LimitsRequest(BaseModel):
     requests_per_minute: int | None = Field(default=None, ge=1)
     concurrent: int | None = Field(default=None, ge=1)
     batch_per_minute: int | None = Field(default=None, ge=1)
+    # Sandbox-wide: Retry-After seconds on 429 (0 = send none) and the 429 body format.
+    retry_after_s: int | None = Field(default=None, ge=0)
+    throttle_body: Literal["json", "xml"] | None = None
 
 
 class WebhookConfigRequest(BaseModel):
@@ -113,7 +116,11 @@ async def set_limits(request: web.Request) -> web.Response:
         sb.limiter.overrides[body.realm] = new
     else:
         sb.limiter.defaults = new
-    return web.json_response({"ok": True, "limits": new.__dict__})
+    if body.retry_after_s is not None:
+        sb.config.retry_after_s = body.retry_after_s or None
+    if body.throttle_body is not None:
+        sb.config.throttle_body = body.throttle_body
+    return web.json_response({"ok": True, "limits": new.__dict__, "retry_after_s": sb.config.retry_after_s, "throttle_body": sb.config.throttle_body})
 
 
 async def clear_limits(request: web.Request) -> web.Response:
@@ -165,6 +172,19 @@ async def expire_tokens(request: web.Request) -> web.Response:
     return web.json_response({"expired": sb.oauth.expire_access_tokens(body.id)})
 
 
+async def revoke_refresh_tokens(request: web.Request) -> web.Response:
+    """Make every refresh token of a realm unusable (as when a user disconnects the app): invalid_grant."""
+    sb = _state(request)
+    body: RealmRef = await _model(request, RealmRef)
+    n = 0
+    for info in sb.store.oauth.refresh_tokens.values():
+        if body.id is None or info["realm"] == body.id:
+            info["superseded"] = True
+            n += 1
+    sb.store.save_oauth()
+    return web.json_response({"revoked": n})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -185,3 +205,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/__sandbox/webhooks", webhook_log)
     r.add_post("/__sandbox/oauth/codes", mint_code)
     r.add_post("/__sandbox/expire-access-tokens", expire_tokens)
+    r.add_post("/__sandbox/revoke-refresh-tokens", revoke_refresh_tokens)

@@ -157,3 +157,21 @@ def test_batch_requestid_replay_applies_nothing(qbo_sandbox: SandboxServer, qbo_
     assert qbo_api.query("select count(*) from Customer") == {"totalCount": 1}
     stats = qbo_sandbox.stats(qbo_realm.realm_id)
     assert stats["replays"] == 1 and stats["applied_total"] == 1 and stats["writes"]["Customer"] == {"create": 2}
+
+
+def test_throttle_can_answer_in_xml_with_retry_after(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+    qbo_sandbox.set_limits(qbo_realm.realm_id, requests_per_minute=1, retry_after_s=7, throttle_body="xml")
+    try:
+        assert qbo_api.get("/query", query="select * from Account").status_code == 200
+        resp = qbo_api.get("/query", query="select * from Account")
+        assert resp.status_code == 429 and resp.headers["Retry-After"] == "7"
+        assert resp.headers["Content-Type"].startswith("application/xml")
+        assert '<Error code="3001">' in resp.text and "ThrottleExceeded" in resp.text
+    finally:
+        qbo_sandbox.set_limits(retry_after_s=0, throttle_body="json")
+
+
+def test_revoked_refresh_token_is_invalid_grant(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> None:
+    assert qbo_sandbox.revoke_refresh_tokens(qbo_realm.realm_id) == 1
+    resp = _refresh(qbo_sandbox, qbo_realm.refresh_token)
+    assert resp.status_code == 400 and resp.json() == {"error": "invalid_grant"}

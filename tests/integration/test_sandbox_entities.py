@@ -171,6 +171,8 @@ def test_required_fields_docnumber_and_amount_rules(qbo_api: QboHttp) -> None:
     assert err["code"] == "6140" and first["Id"] in err["Detail"]
     # Per type: an estimate may reuse the number.
     qbo_api.create("Estimate", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "INV-1", "Line": [sales_line(item["Id"], 1, 1, 1)]})
+    err = qbo_api.fault(qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "TxnDate": "26/11/2026", "Line": [sales_line(item["Id"], 1, 1, 1)]}))
+    assert err["code"] == "2010" and err["element"] == "TxnDate"
     auto = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 1, 1)]})
     assert auto["DocNumber"].isdigit()
 

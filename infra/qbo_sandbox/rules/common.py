@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -63,6 +64,21 @@ def ref_id(obj: JsonObj, key: str) -> str | None:
     if not isinstance(ref, dict) or ref.get("value") in (None, ""):
         raise faults.invalid_ref(key, ref, "a reference is an object with a value")
     return str(ref["value"])
+
+
+def check_date(obj: JsonObj, key: str) -> None:
+    """QBO dates are ``yyyy-MM-dd``; anything else fails JSON binding (fault 2010, as QBO's deserializer does)."""
+    v = obj.get(key)
+    if v is None:
+        return
+    try:
+        if not isinstance(v, str) or len(v) != 10:
+            raise ValueError
+        date.fromisoformat(v)
+    except ValueError:
+        raise faults.validation(
+            "2010", "Request has invalid or unsupported property", f"Property Name:{key} Can not construct instance of java.util.Date from {v!r}", key
+        ) from None
 
 
 def require(obj: JsonObj, key: str, element: str | None = None) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from infra.qbo_sandbox import faults
-from infra.qbo_sandbox.rules.common import Ctx, dec, max_len, require, resolve
+from infra.qbo_sandbox.rules.common import Ctx, check_date, dec, max_len, require, resolve
 from infra.qbo_sandbox.rules.names import strip_deleted
 from infra.qbo_sandbox.schema import ITEM_TYPES
 from infra.qbo_sandbox.store import JsonObj
@@ -83,6 +83,7 @@ def prepare_item(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
                 "Required parameter InvStartDate is missing in the request: As of date for initial quantity on hand is required",
                 "InvStartDate",
             )
+        check_date(obj, "InvStartDate")
         require(obj, "QtyOnHand")
         if obj.setdefault("TrackQtyOnHand", True) is not True:
             raise faults.business("An Inventory item must have TrackQtyOnHand true", "TrackQtyOnHand")

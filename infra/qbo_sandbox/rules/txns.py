@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from infra.qbo_sandbox import faults
-from infra.qbo_sandbox.rules.common import Ctx, dec, max_len, money, require, resolve
+from infra.qbo_sandbox.rules.common import Ctx, check_date, dec, max_len, money, require, resolve
 from infra.qbo_sandbox.rules.lines import line_item_id, line_qty, prepare_expense_lines, prepare_sales_lines
 from infra.qbo_sandbox.rules.names import account_by_subtype
 from infra.qbo_sandbox.store import JsonObj
@@ -33,6 +33,8 @@ ESTIMATE_STATUSES = ("Pending", "Accepted", "Closed", "Rejected")
 
 def _common(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) -> None:
     obj.setdefault("TxnDate", ctx.clock.today())
+    for key in ("TxnDate", "DueDate", "ExpirationDate", "ShipDate", "AcceptedDate"):
+        check_date(obj, key)
     max_len(obj, "PrivateNote", 4000)
     doc = obj.get("DocNumber")
     if entity in AUTO_NUMBERED and (doc in (None, "", "AUTO_GENERATE")):
