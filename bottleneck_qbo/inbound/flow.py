@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from pydantic import ValidationError
@@ -121,7 +121,7 @@ class InboundFlow:
         if outcome.action == "retry":
             return await self._park_or_dead_letter(env, outcome.reason, outcome.retry_after_s, key, value, meta)
         if outcome.action == "dead_letter":
-            await self._dead_letter("terminal", outcome.reason, n, None, key, value, meta)
+            await self._dead_letter(outcome.failure_type, outcome.reason, n, None, key, value, meta, fault=outcome.fault)
             self.recent.add(n.dedupe_key)
             return "dead_lettered"
         assert outcome.change is not None
@@ -223,6 +223,7 @@ class InboundFlow:
         meta: RecordMeta,
         *,
         realm_id: str | None = None,
+        fault: dict[str, Any] | None = None,
     ) -> None:
         log.warning("inbound: dead-lettered (%s): %s", failure_type, reason)
         metrics.dead_letters.labels("inbound", failure_type).inc()
@@ -234,6 +235,7 @@ class InboundFlow:
             realm_id=n.realm_id if n else realm_id,
             entity_type=n.entity if n else None,
             local_id=None,
+            fault=fault,
             original=OriginalRecord.from_bytes(meta.topic, meta.partition, meta.offset, key, value),
         )
         await self._send_deadletter(letter.key(), letter.to_bytes())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from bottleneck_qbo.inbound.directory import Directory
 from bottleneck_qbo.inbound.notifications import Notification
@@ -43,6 +43,8 @@ class Outcome:
     reason: str = ""
     unresolved: list[AppliedAmount] = field(default_factory=list)
     retry_after_s: float | None = None  # QBO asked us to wait this long (429)
+    failure_type: str = "terminal"  # for dead letters: terminal | retries_exhausted | mapping_error
+    fault: dict[str, Any] | None = None  # QboError.to_dict() when QBO refused
 
 
 async def process_notification(api: QboApi, directory: Directory, n: Notification, *, final_attempt: bool) -> Outcome:
@@ -63,14 +65,16 @@ async def process_notification(api: QboApi, directory: Directory, n: Notificatio
             state = deleted_payment(entity, n.entity_id, when=n.occurred_at)
         except QboError as exc:
             reason = f"reading {entity} {n.entity_id} from QBO failed: {exc}"
-            if exc.failure_type in _RETRYABLE and not final_attempt:
-                return Outcome("retry", reason=reason, retry_after_s=getattr(exc, "retry_after_s", None))
-            return Outcome("dead_letter", reason=reason)
+            if exc.failure_type in _RETRYABLE:
+                if not final_attempt:
+                    return Outcome("retry", reason=reason, retry_after_s=getattr(exc, "retry_after_s", None))
+                return Outcome("dead_letter", reason=reason, failure_type="retries_exhausted", fault=exc.to_dict())
+            return Outcome("dead_letter", reason=reason, fault=exc.to_dict())
         else:
             try:
                 state = read_payment(entity, obj, operation=n.operation)
             except PaymentMappingError as exc:
-                return Outcome("dead_letter", reason=f"{entity} {n.entity_id} cannot be mapped: {exc}")
+                return Outcome("dead_letter", reason=f"{entity} {n.entity_id} cannot be mapped: {exc}", failure_type="mapping_error")
 
     doc_entity = DOCUMENT_TXN_TYPE[entity]
     local_ids = await directory.local_documents(n.realm_id, doc_entity, [a.qbo_txn_id for a in state.applied])

@@ -384,3 +384,26 @@ async def test_cdc_checkpoint_never_passes_a_payment_still_waiting(
     await harness.flow.poll_cdc(store, [tenant.realm_id])
     checkpoint = await store.get(tenant.realm_id)
     assert checkpoint is not None and checkpoint <= waiting_since
+
+
+async def test_qbo_failing_to_answer_parks_then_dead_letters_with_the_fault(
+    harness: Harness, tenant: Tenant, qbo_api: QboHttp, qbo_sandbox: SandboxServer, catcher: WebhookCatcher
+) -> None:
+    cust, (inv,) = _qbo_invoices(qbo_api, 1)
+    await add_invoice(harness.conn, tenant, inv["Id"], "INV-500")
+    pay = _pay(qbo_api, cust, [(inv["Id"], "7.00")])
+    calls = catcher.wait_for(mentions("Payment", pay["Id"], "Create"))
+    qbo_sandbox.set_faults(tenant.realm_id, error_next=harness.settings.retry_max_attempts)  # every read gets a 500
+    for headers, body in calls:
+        await harness.receive(headers, body)
+    await harness.drain()
+    assert "parked" in harness.handled and harness.bus.dead == []
+    for _ in range(harness.settings.retry_max_attempts):
+        harness.clock.now += harness.settings.retry_max_delay_s
+        await harness.flow.release_due()
+        await harness.drain()
+    [letter] = harness.bus.dead
+    assert letter.failure_type == "retries_exhausted"
+    assert letter.fault is not None and letter.fault["status"] == 500
+    assert f"reading Payment {pay['Id']}" in letter.reason
+    assert await payment_rows(harness.conn, tenant) == []
