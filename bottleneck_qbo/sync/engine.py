@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
+from pydantic import ValidationError
 
 from bottleneck_qbo.sync.accounts import AccountResolver
 from bottleneck_qbo.sync.docref import DocRef
@@ -93,6 +94,11 @@ class SyncEngine:
         except psycopg.OperationalError as exc:
             # Bottleneck's database is unreachable: nothing is wrong with the document
             return await self._retry(ref, processor, f"database unavailable: {exc}", None)
+        except ValidationError as exc:
+            return await self._dead(ref, processor, f"the Bottleneck row does not fit the expected shape: {exc}", None, ref.company_id)
+        except Exception as exc:  # a bug must not stop the records behind this one
+            log.exception("unexpected failure syncing %s", ref)
+            return await self._dead(ref, processor, f"internal error: {type(exc).__name__}: {exc}", None, ref.company_id)
 
     async def _sync_checked(self, p: Processor[Any], ref: DocRef, *, as_dependency: bool, path: tuple[str, ...]) -> SyncOutcome:
         company_id = ref.company_id if ref.company_id is not None else await self.source.company_of(p.table, ref.local_id)
@@ -130,7 +136,12 @@ class SyncEngine:
                 return self._skipped(ref, SkipReason.DRAFT, "draft")
 
             deps = [d.model_copy(update={"company_id": company_id}) for d in p.dependencies(doc)]
+            present = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
             for dep in deps:
+                known = present.get((dep.entity_type, dep.local_id))
+                if known is not None and known.qbo_id and known.realm_id == realm and known.status == "synced":
+                    # it exists in QBO; its own events keep it current, so no need to re-read it here
+                    continue
                 out = await self._sync(dep, as_dependency=True, path=path)
                 if not out.ok:
                     # a failed dependency blocks only its dependants; re-driven when it syncs
