@@ -105,6 +105,8 @@ class SyncEngine:
         if company_id is None:
             gone = await self.idmap.find(ref.entity_type, ref.local_id)
             if gone is None:
+                if ref.forced:
+                    return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, None)
                 await self.parking.clear(ref)
                 return self._skipped(ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
             company_id = gone.company_id
@@ -128,6 +130,8 @@ class SyncEngine:
             if doc is None or p.is_removed(doc):
                 result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]
                 if not result.wrote and (entry is None or entry.qbo_id is None):
+                    if doc is None and ref.forced:
+                        return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, company_id)
                     await self.parking.clear(ref)
                     return self._skipped(ref, SkipReason.NOT_IN_QBO, "removed in Bottleneck before it reached QuickBooks")
                 return await self._done(ref, p, result)

@@ -124,3 +124,12 @@ async def test_po_edit_keeps_line_ids_and_bill_link(env: Env) -> None:
     ids = [ln["Id"] for ln in qbo_po["Line"] if ln.get("DetailType") == "ItemBasedExpenseLineDetail"]
     assert sorted(ids) == sorted(before.values())
     assert (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids == before  # type: ignore[arg-type, union-attr]
+
+
+async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env) -> None:
+    refs = route("qbo_publish_requests", "c", None, {"id": 1, "company_id": env.company_id, "entity_type": "invoice", "entity_id": 987654})
+    out = await env.engine.sync(refs[0])
+    assert out.kind == Kind.DEAD and "invoice 987654, which does not exist" in (out.reason or "")
+    # a plain event for a row deleted before it ever synced is not an error
+    out = await env.engine.sync(DocRef(company_id=env.company_id, entity_type="invoice", local_id=987655))
+    assert out.kind == Kind.SKIPPED
