@@ -76,7 +76,7 @@ class Sandbox:
         for acct in SEED_ACCOUNTS:
             engine.create("Account", dict(acct))
         self.store.realms[realm_id] = realm
-        self.store.save_realm(realm)
+        self.store.save_realm(realm, everything=True)
         return realm
 
     def reset(self) -> None:
@@ -207,8 +207,9 @@ def _ctx(request: web.Request, sb: Sandbox, realm: Realm) -> Ctx:
 
 
 def _commit(sb: Sandbox, realm: Realm, ctx: Ctx) -> None:
-    if ctx.changes:
+    if realm.dirty or realm.dirty_request_ids:
         sb.store.save_realm(realm)
+    if ctx.changes:
         sb.webhooks.notify(realm.realm_id, ctx.changes)
 
 
@@ -229,7 +230,7 @@ async def _replayed(request: web.Request, sb: Sandbox, realm: Realm, count: Call
 
 def _remember(sb: Sandbox, realm: Realm, rid: str | None, resp: web.Response) -> None:
     if rid is not None and resp.status in (200, 400) and isinstance(resp.text, str):
-        realm.request_ids[rid] = {"status": resp.status, "body": resp.text}
+        realm.remember(rid, resp.status, resp.text)
         sb.store.save_realm(realm)
 
 

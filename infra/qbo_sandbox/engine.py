@@ -100,7 +100,7 @@ class Engine:
         stored = {"domain": "QBO", "sparse": False, "Id": new_id, "SyncToken": "0", "MetaData": {"CreateTime": ts, "LastUpdatedTime": ts}}
         stored.update(obj)
         realm.table(entity)[new_id] = stored
-        self.ctx.changes.append(Change(entity, new_id, "Create", ts))
+        self.ctx.change(entity, new_id, "Create", ts)
         _effects(self.ctx, entity, stored, None)
         return render(entity, stored)
 
@@ -134,7 +134,7 @@ class Engine:
         stored = {"domain": "QBO", "sparse": False, "Id": current["Id"], "SyncToken": str(int(current["SyncToken"]) + 1), "MetaData": {"CreateTime": current["MetaData"]["CreateTime"], "LastUpdatedTime": ts}}
         stored.update({k: v for k, v in merged.items() if k != "Id"})
         self.ctx.realm.table(entity)[current["Id"]] = stored
-        self.ctx.changes.append(Change(entity, current["Id"], "Update", ts))
+        self.ctx.change(entity, current["Id"], "Update", ts)
         _effects(self.ctx, entity, stored, old)
         return render(entity, stored)
 
@@ -148,7 +148,7 @@ class Engine:
         del self.ctx.realm.table(entity)[current["Id"]]
         ts = self.ctx.clock.meta_ts()
         self.ctx.realm.tombstones.setdefault(entity, {})[current["Id"]] = ts
-        self.ctx.changes.append(Change(entity, current["Id"], "Delete", ts))
+        self.ctx.change(entity, current["Id"], "Delete", ts)
         _effects(self.ctx, entity, None, old)
         return {"domain": "QBO", "status": "Deleted", "Id": current["Id"]}
 
@@ -163,6 +163,6 @@ class Engine:
         ts = self.ctx.clock.meta_ts()
         current["SyncToken"] = str(int(current["SyncToken"]) + 1)
         current["MetaData"]["LastUpdatedTime"] = ts
-        self.ctx.changes.append(Change(entity, current["Id"], "Void", ts))
+        self.ctx.change(entity, current["Id"], "Void", ts)
         _effects(self.ctx, entity, current, old)
         return render(entity, current)

@@ -54,7 +54,11 @@ class Ctx:
         obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
         ts = self.clock.meta_ts()
         obj["MetaData"]["LastUpdatedTime"] = ts
-        self.changes.append(Change(entity, obj["Id"], operation, ts))
+        self.change(entity, obj["Id"], operation, ts)
+
+    def change(self, entity: str, entity_id: str, operation: str, ts: str) -> None:
+        self.changes.append(Change(entity, entity_id, operation, ts))
+        self.realm.mark(entity, entity_id)
 
 
 def ref_id(obj: JsonObj, key: str) -> str | None:

@@ -398,6 +398,7 @@ def apply_inventory(ctx: Ctx, entity: str, new: JsonObj | None, old: JsonObj | N
         item = ctx.realm.get("Item", item_id)
         if item is not None and qty:
             item["QtyOnHand"] = Decimal(item.get("QtyOnHand", 0)) + qty
+            ctx.realm.mark("Item", item_id)
 
 
 def check_deletable(ctx: Ctx, entity: str, obj: JsonObj, operation: str) -> None:
