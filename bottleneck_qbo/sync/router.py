@@ -7,9 +7,12 @@ themselves (which may hold TOAST placeholders) never reach QBO.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bottleneck_qbo.sync.docref import DocRef
+
+if TYPE_CHECKING:
+    from bottleneck_qbo.sync.registry import Registry
 
 Row = Mapping[str, Any]
 
@@ -18,22 +21,6 @@ class RoutingError(ValueError):
     """The event cannot be routed; it belongs on the dead-letter topic with this message."""
 
 
-# header tables: row id is the document id.
-_HEADERS = {
-    "customers": "customer",
-    "vendors": "vendor",
-    "sales_orders": "sales_order",
-    "invoices": "invoice",
-    "purchase_orders": "purchase_order",
-    "bills": "bill",
-}
-# line tables: (parent document type, column holding the parent id).
-_LINES = {
-    "sales_order_lines": ("sales_order", "sales_order_id"),
-    "invoice_lines": ("invoice", "invoice_id"),
-    "purchase_order_lines": ("purchase_order", "purchase_order_id"),
-    "bill_lines": ("bill", "bill_id"),
-}
 # Tables whose changes never produce a QBO write, and why:
 IGNORED = {
     "companies": "connecting a company is done by `bottleneck-qbo connect`, which re-snapshots its rows",
@@ -69,10 +56,12 @@ def _company(row: Row) -> int | None:
     return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
 
-def route(table: str, op: str, before: Row | None, after: Row | None) -> list[DocRef]:
+def route(table: str, op: str, before: Row | None, after: Row | None, registry: Registry | None = None) -> list[DocRef]:
     """The documents a change touches. ``op`` is Debezium's c/u/d/r (t = truncate is ignored).
 
-    Raises RoutingError for an unknown table or a row without the ids needed to find its document.
+    Each registered processor declares, in ``sources``, the tables it reads and the column holding its
+    document's id (``id`` for the header, the parent's id for a line), so a new processor needs no
+    change here. Raises RoutingError for an unknown table or a row without the ids needed.
     """
     table = table.rsplit(".", 1)[-1]
     if table in IGNORED or op == "t":
@@ -82,35 +71,30 @@ def route(table: str, op: str, before: Row | None, after: Row | None) -> list[Do
     row = after if after is not None else before
     if row is None:
         return []  # tombstone
-    if table in _HEADERS:
-        return [DocRef(company_id=_company(row), entity_type=_HEADERS[table], local_id=_int(row, "id", table))]
-    if table in _LINES:
-        parent, column = _LINES[table]
-        refs = {DocRef(company_id=None, entity_type=parent, local_id=_int(row, column, table))}
-        if before is not None and after is not None and before.get(column) not in (None, after.get(column)):
-            # a line moved between documents: both change
-            refs.add(DocRef(company_id=None, entity_type=parent, local_id=_int(before, column, table)))
-        return sorted(refs, key=lambda r: r.local_id)
-    if table == "items":
-        item_id, company = _int(row, "id", table), _company(row)
-        refs = [DocRef(company_id=company, entity_type="item", local_id=item_id)]
-        if row.get("kind") == "inventory":
-            # the Category carries the item's name too
-            refs.insert(0, DocRef(company_id=company, entity_type="item_category", local_id=item_id))
-        return refs
-    if table == "lots":
-        lot_id, company = _int(row, "id", table), _company(row)
-        refs = [DocRef(company_id=company, entity_type="lot", local_id=lot_id)]
-        if op != "d":
-            refs.append(DocRef(company_id=company, entity_type="lot_quantity", local_id=lot_id))
-        return refs
     if table == "qbo_publish_requests":
         if op == "d":
             return []
         return [
             DocRef(company_id=_company(row), entity_type=str(row.get("entity_type")), local_id=_int(row, "entity_id", table), forced=True)
         ]
-    raise RoutingError(f"no processor handles table {table!r}")
+    if registry is None:
+        from bottleneck_qbo.sync.registry import REGISTRY as registry
+    refs: dict[str, DocRef] = {}
+    for processor in registry:
+        column = processor.sources.get(table)
+        if column is None:
+            continue
+        # a header row carries company_id; a line's company is its parent's (the engine looks it up)
+        company = _company(row) if column == "id" else None
+        ids = [_int(row, column, table)]
+        if before is not None and after is not None and before.get(column) not in (None, after.get(column)):
+            ids.append(_int(before, column, table))  # a line moved between documents: both change
+        for local_id in sorted(set(ids)):
+            ref = DocRef(company_id=company, entity_type=processor.entity_type, local_id=local_id)
+            refs.setdefault(ref.key, ref)
+    if not refs:
+        raise RoutingError(f"no processor handles table {table!r}")
+    return list(refs.values())
 
 
 def route_event(event: Any) -> list[DocRef]:
