@@ -158,7 +158,8 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
                 stats.injected["timeout"] += 1
                 sb.limiter.release(realm_id)  # a hung request must not hold a concurrency slot
                 realm_id = ""
-                await _hang(request, plan.hang_s)
+                if plan.spec.timeout_mode == "hang":
+                    await _hang(request, plan.hang_s)
                 raise _Lost()
             try:
                 resp = await handler(request, sb, realm)

@@ -2,7 +2,8 @@
 
 - ``error_rate``: share of requests answered 500 or 503 (alternately) before any processing.
 - ``timeout_rate``: share of requests held ``hang_s`` seconds (or until the client gives up) and then
-  closed without an answer; nothing is processed.
+  closed without an answer; nothing is processed. With ``timeout_mode: "close"`` the connection is closed
+  at once instead (a reset rather than a hang).
 - ``lose_response_rate``: share of *write* requests processed normally whose answer is then lost (the
   connection closes) -- what a dropped connection looks like, and what ``requestid`` exists for.
 - ``latency_ms``: added to every request.
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import random
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +29,7 @@ class FaultSpec(BaseModel):
     lose_response_rate: float = Field(default=0.0, ge=0, le=1)
     latency_ms: int = Field(default=0, ge=0)
     hang_s: float | None = Field(default=None, gt=0)
+    timeout_mode: Literal["hang", "close"] = "hang"
     throttle_next: int = Field(default=0, ge=0)
     error_next: int = Field(default=0, ge=0)
     timeout_next: int = Field(default=0, ge=0)

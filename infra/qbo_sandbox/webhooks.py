@@ -178,3 +178,4 @@ class Webhooks:
                 return
         d.state = "failed"
         counters["failed"] += 1
+        log.warning("webhook for realm %s to %s dropped after %d attempts: %s", d.realm_id, d.url, len(d.attempts), d.attempts[-1])

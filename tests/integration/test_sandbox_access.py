@@ -130,6 +130,9 @@ def test_timeout_and_lost_response_then_requestid_converges(qbo_sandbox: Sandbox
     qbo_sandbox.set_faults(qbo_realm.realm_id, timeout_next=1, hang_s=5)
     with pytest.raises(httpx.ReadTimeout):
         qbo_api.http.post("/customer", content=b'{"DisplayName": "Slow"}', timeout=0.5)
+    qbo_sandbox.set_faults(qbo_realm.realm_id, timeout_next=1, timeout_mode="close")
+    with pytest.raises(httpx.RemoteProtocolError):
+        qbo_api.post("/customer", {"DisplayName": "Reset"})
     qbo_sandbox.set_faults(qbo_realm.realm_id, lose_response_next=1)
     with pytest.raises(httpx.TransportError):
         qbo_api.post("/customer", {"DisplayName": "Lost"}, requestid="lost-1")
@@ -138,7 +141,7 @@ def test_timeout_and_lost_response_then_requestid_converges(qbo_sandbox: Sandbox
     assert again["Customer"]["DisplayName"] == "Lost"
     assert qbo_api.query("select count(*) from Customer") == {"totalCount": 1}
     injected = qbo_sandbox.stats(qbo_realm.realm_id)["injected"]
-    assert injected["timeout"] == 1 and injected["lost_response"] == 1
+    assert injected["timeout"] == 2 and injected["lost_response"] == 1
 
 
 def test_stale_synctoken_once(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
