@@ -38,6 +38,7 @@ log = logging.getLogger("qbo_sandbox")
 
 STATE_KEY: web.AppKey["Sandbox"] = web.AppKey("sandbox")
 MAX_REQUEST_ID = 50
+MAX_BATCH_REQUEST_ID = 36  # reference §8
 
 
 class _Lost(Exception):
@@ -52,7 +53,7 @@ class Sandbox:
         self.clock = Clock(config.utc_offset_minutes)
         self.store = Store(config.sqlite_path)
         self.stats = Stats()
-        self.oauth = OAuth(config, self.store)
+        self.oauth = OAuth(config, self.store, self.stats)
         self.limiter = Limiter(Limits(config.requests_per_minute, config.concurrent_requests, config.batch_per_minute))
         self.injector = Injector(
             FaultSpec(error_rate=config.error_rate, timeout_rate=config.timeout_rate, latency_ms=config.latency_ms), config.hang_s
@@ -218,8 +219,9 @@ async def _replayed(request: web.Request, sb: Sandbox, realm: Realm, count: Call
     rid = request.query.get("requestid")
     if rid is None:
         return None, None
-    if not rid or len(rid) > MAX_REQUEST_ID:
-        raise faults.validation("2080", "Invalid requestid", f"requestid must be 1..{MAX_REQUEST_ID} characters")
+    limit = MAX_BATCH_REQUEST_ID if request.match_info.get("resource") is None and request.path.endswith("/batch") else MAX_REQUEST_ID
+    if not rid or len(rid) > limit:
+        raise faults.validation("2080", "Invalid requestid", f"requestid must be 1..{limit} characters")
     cached = realm.request_ids.get(rid)
     if cached is None:
         return rid, None

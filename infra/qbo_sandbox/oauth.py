@@ -18,15 +18,17 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from infra.qbo_sandbox.config import SandboxConfig
+from infra.qbo_sandbox.stats import Stats
 from infra.qbo_sandbox.store import Store
 
 CODE_TTL_S = 300
 
 
 class OAuth:
-    def __init__(self, config: SandboxConfig, store: Store) -> None:
+    def __init__(self, config: SandboxConfig, store: Store, stats: Stats) -> None:
         self.config = config
         self.store = store
+        self.stats = stats
 
     # --- minting ---------------------------------------------------------------------------------
     def issue(self, realm_id: str) -> dict[str, Any]:
@@ -92,8 +94,11 @@ class OAuth:
             token = str(form.get("refresh_token") or "")
             info = self.store.oauth.refresh_tokens.get(token)
             if info is None or info["superseded"] or info["expires_at"] <= now:
+                if info is not None:
+                    self.stats.realm(info["realm"]).oauth["invalid_grant"] += 1
                 return web.json_response({"error": "invalid_grant"}, status=400)
             info["superseded"] = True
+            self.stats.realm(info["realm"]).oauth["refresh"] += 1
             return web.json_response(self.issue(info["realm"]), headers={"Cache-Control": "no-store"})
         if grant == "authorization_code":
             code = str(form.get("code") or "")
@@ -103,6 +108,7 @@ class OAuth:
                 return web.json_response({"error": "invalid_grant"}, status=400)
             if info["realm"] not in self.store.realms:
                 return web.json_response({"error": "invalid_grant"}, status=400)
+            self.stats.realm(info["realm"]).oauth["authorization_code"] += 1
             return web.json_response(self.issue(info["realm"]), headers={"Cache-Control": "no-store"})
         return web.json_response({"error": "unsupported_grant_type"}, status=400)
 

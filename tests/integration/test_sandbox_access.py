@@ -27,6 +27,7 @@ def test_refresh_rotates_and_superseded_token_is_invalid_grant(qbo_sandbox: Sand
     assert tokens["refresh_token"] != qbo_realm.refresh_token and "x_refresh_token_expires_in" in tokens
     again = _refresh(qbo_sandbox, qbo_realm.refresh_token)
     assert again.status_code == 400 and again.json() == {"error": "invalid_grant"}
+    assert qbo_sandbox.stats(qbo_realm.realm_id)["oauth"] == {"refresh": 1, "authorization_code": 0, "invalid_grant": 1}
     # client_secret_post works too, with the rotated token.
     assert _refresh(qbo_sandbox, tokens["refresh_token"], basic=False).status_code == 200
     api = qbo_realm.client(tokens["access_token"])
