@@ -166,6 +166,11 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
                 resp = await handler(request, sb, realm)
             except faults.QboFault as fault:
                 resp = _fault_response(sb, fault)
+            except (web.HTTPException, _Lost, asyncio.CancelledError):
+                raise
+            except Exception:  # a sandbox bug answers like QBO's SystemFault and is logged, never a bare 500
+                log.exception("sandbox error on %s %s", request.method, request.path)
+                resp = _fault_response(sb, faults.system_error("System Failure Error: the sandbox failed; see its log"))
             resp = finish(resp)
             if request.method == "POST" and resource not in ("query",) and plan.lose_response():
                 stats.injected["lost_response"] += 1

@@ -173,8 +173,8 @@ def throttled(retry_after_s: int | None) -> QboFault:
     )
 
 
-def system_error() -> QboFault:
-    return QboFault(500, [FaultError("10000", "An application error has occurred while processing your request", "System Failure Error: injected by the sandbox")], type="SystemFault")
+def system_error(detail: str = "System Failure Error: injected by the sandbox") -> QboFault:
+    return QboFault(500, [FaultError("10000", "An application error has occurred while processing your request", detail)], type="SystemFault")
 
 
 def unavailable() -> QboFault:

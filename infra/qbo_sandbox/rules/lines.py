@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from infra.qbo_sandbox import faults
-from infra.qbo_sandbox.rules.common import Ctx, dec, money, resolve
+from infra.qbo_sandbox.rules.common import Ctx, dec, max_len, money, resolve
 from infra.qbo_sandbox.store import JsonObj
 
 SALES_DETAILS = frozenset({"SalesItemLineDetail", "DiscountLineDetail", "SubTotalLineDetail", "DescriptionOnly"})
 EXPENSE_DETAILS = frozenset({"ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail"})
-_LINE_KEYS = frozenset({"Id", "LineNum", "Description", "Amount", "DetailType", "LinkedTxn", "LineEx", "CustomField", "ProjectRef", "ReceivedQty", "TxnLineId"})
+_LINE_KEYS = frozenset({"Id", "LineNum", "Description", "Amount", "DetailType", "LinkedTxn", "LineEx", "CustomField", "ProjectRef", "ReceivedQty", "TxnLineId", "DescriptionLineDetail"})
 
 
 def _lines(obj: JsonObj) -> list[Any]:
@@ -41,6 +41,7 @@ def _check_keys(line: JsonObj, detail_type: str, n: int) -> None:
             raise faults.unknown_property("Line", key)
     if detail_type != "DescriptionOnly" and detail_type != "SubTotalLineDetail" and not isinstance(line.get(detail_type), dict):
         raise faults.required(f"Line.{detail_type}")
+    max_len(line, "Description", 4000)
 
 
 def _item_amount(ctx: Ctx, line: JsonObj, detail: JsonObj, n: int, *, element: str) -> Decimal:
