@@ -32,11 +32,11 @@ def run(
         raise faults.batch_too_large(len(items), max_items)
     out: list[JsonObj] = []
     for item in items:
-        if not isinstance(item, dict):
-            raise faults.required("BatchItemRequest.bId")
-        bid = item.get("bId")
+        bid = item.get("bId") if isinstance(item, dict) else None
         resp: JsonObj = {}
         try:
+            if not isinstance(item, dict):
+                raise faults.required("BatchItemRequest")
             resp = _one(engine, item, tz, on_write, stale_once)
         except faults.QboFault as fault:
             resp = {"Fault": fault.fault_json()}
