@@ -21,13 +21,14 @@ from pydantic import ValidationError
 
 from bottleneck_qbo.sync.accounts import AccountResolver
 from bottleneck_qbo.sync.docref import DocRef
-from bottleneck_qbo.sync.idmap import IdMap
+from bottleneck_qbo.sync.idmap import IdMap, IdMapEntry
 from bottleneck_qbo.sync.outcome import Kind, SkipReason, SyncOutcome
 from bottleneck_qbo.sync.parking import Parking
 from bottleneck_qbo.sync.processor import Processor
 from bottleneck_qbo.sync.registry import Registry
 from bottleneck_qbo.sync.source import Source
 from bottleneck_qbo.sync.writer import SyncConflict, WriteResult, Writer
+from mappers.bottleneck import Company
 from mappers.common import MappingError, StaticRefs
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import (
@@ -111,18 +112,20 @@ class SyncEngine:
                 return self._skipped(ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
             company_id = gone.company_id
         ref = ref.model_copy(update={"company_id": company_id})
-        company = await self.source.company(company_id)
-        if company is None or not company.qbo_realm_id:
-            log.info("skip %s: company %s is not connected to QuickBooks", ref, company_id)
-            return self._skipped(ref, SkipReason.NO_REALM, f"company {company_id} has no qbo_realm_id")
-        if company.qbo_sync_mode == "manual" and not (ref.forced or as_dependency):
-            return self._skipped(ref, SkipReason.MANUAL_MODE, f"company {company_id} syncs manually; publish it to send it")
-        realm = company.qbo_realm_id
-
+        # the company's connection and the document come from the same snapshot
         async with self.source.snapshot() as db:
+            row = await db.one("select id, name, qbo_realm_id, qbo_sync_mode from companies where id = %s", (company_id,))
+            company = Company.model_validate(row) if row else None
+            if company is None or not company.qbo_realm_id:
+                log.info("skip %s: company %s is not connected to QuickBooks", ref, company_id)
+                return self._skipped(ref, SkipReason.NO_REALM, f"company {company_id} has no qbo_realm_id")
+            if company.qbo_sync_mode == "manual" and not (ref.forced or as_dependency):
+                return self._skipped(ref, SkipReason.MANUAL_MODE, f"company {company_id} syncs manually; publish it to send it")
             doc = await p.load(db, ref.local_id)
+        realm = company.qbo_realm_id
         entry = await self.idmap.get(company_id, ref.entity_type, ref.local_id)
         parked = await self.parking.get(ref)
+        was_parked = parked is not None
         salt = parked.attempts if parked is not None and parked.state in ("dead", "conflict") else 0
         writer_args = dict(qbo=self.qbo, idmap=self.idmap, processor=p, company_id=company_id, local_id=ref.local_id, realm_id=realm, entry=entry,
                            today=lambda: self.clock().date(), salt=salt)
@@ -132,33 +135,42 @@ class SyncEngine:
                 if not result.wrote and (entry is None or entry.qbo_id is None):
                     if doc is None and ref.forced:
                         return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, company_id)
-                    await self.parking.clear(ref)
+                    if was_parked:
+                        await self.parking.clear(ref)
                     return self._skipped(ref, SkipReason.NOT_IN_QBO, "removed in Bottleneck before it reached QuickBooks")
-                return await self._done(ref, p, result)
+                outcome = await self._done(ref, p, result, was_parked)
+                if result.wrote and doc is not None:
+                    # a voided invoice or bill gives its stock back in QBO: re-check the quantities
+                    await self._follow_ups(p, doc, result, company_id, path)
+                return outcome
             if not p.is_publishable(doc):
-                await self.parking.clear(ref)
+                if was_parked:
+                    await self.parking.clear(ref)
                 return self._skipped(ref, SkipReason.DRAFT, "draft")
 
             deps = [d.model_copy(update={"company_id": company_id}) for d in p.dependencies(doc)]
             present = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
+            synced_now = False
             for dep in deps:
                 known = present.get((dep.entity_type, dep.local_id))
                 if known is not None and known.qbo_id and known.realm_id == realm and known.status == "synced":
                     # it exists in QBO; its own events keep it current, so no need to re-read it here
                     continue
                 out = await self._sync(dep, as_dependency=True, path=path)
+                synced_now = True
                 if not out.ok:
                     # a failed dependency blocks only its dependants; re-driven when it syncs
                     reason = f"waiting for {dep.entity_type} {dep.local_id}: {out.reason or out.kind.value}"
                     await self.parking.park(ref, "waiting", reason, waiting_on=dep, next_attempt_at=None)
                     return SyncOutcome(kind=Kind.WAITING, ref=ref, qbo_entity=p.qbo_entity, reason=reason, waiting_on=dep)
 
-            refs = await self._refs(company_id, realm, deps)
+            if synced_now:
+                present = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
+            refs = await self._refs(realm, present)
             result = await p.write(Writer(doc=doc, **writer_args), doc, refs)  # type: ignore[arg-type]
-            outcome = await self._done(ref, p, result)
-            if result.wrote and result.qbo_object is not None:
-                for follow in await p.after_sync(doc, result.qbo_object):
-                    await self._sync(follow.model_copy(update={"company_id": company_id}), as_dependency=True, path=path)
+            outcome = await self._done(ref, p, result, was_parked)
+            if result.wrote:
+                await self._follow_ups(p, doc, result, company_id, path)
             return outcome
         except MappingError as exc:
             return await self._dead(ref, p, str(exc), None, company_id)
@@ -179,16 +191,23 @@ class SyncEngine:
             return await self._dead(ref, p, _human(exc), exc, company_id)
 
     # --- helpers -----------------------------------------------------------------------------------
-    async def _refs(self, company_id: int, realm: str, deps: list[DocRef]) -> StaticRefs:
+    async def _follow_ups(self, p: Processor[Any], doc: Any, result: WriteResult, company_id: int, path: tuple[str, ...]) -> None:
+        # each follow-up parks itself on failure; the document's own outcome stands
+        for follow in await p.after_sync(doc, result.qbo_object or {}):
+            await self._sync(follow.model_copy(update={"company_id": company_id}), as_dependency=True, path=path)
+
+    async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry]) -> StaticRefs:
         accounts = await self.accounts.for_realm(realm)
-        entries = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
         ids = {k: e.qbo_id for k, e in entries.items() if e.qbo_id and e.realm_id == realm and e.status not in ("voided", "deleted")}
         lines = {k: e.line_ids for k, e in entries.items() if e.line_ids}
         return StaticRefs(accounts=accounts, ids=ids, line_ids=lines)  # type: ignore[arg-type]
 
-    async def _done(self, ref: DocRef, p: Processor[Any], result: WriteResult) -> SyncOutcome:
-        await self.parking.clear(ref)
-        await self.parking.release_waiters(ref, self.clock())
+    async def _done(self, ref: DocRef, p: Processor[Any], result: WriteResult, was_parked: bool) -> SyncOutcome:
+        # only a parked document can have dependants waiting on it (they wait because it failed)
+        if was_parked:
+            await self.parking.clear(ref)
+        if was_parked or result.wrote:
+            await self.parking.release_waiters(ref, self.clock())
         if result.wrote:
             log.info("synced %s -> %s %s (%s)", ref, p.qbo_entity, result.qbo_id, result.action)
             return SyncOutcome(kind=Kind.SYNCED, ref=ref, qbo_entity=p.qbo_entity, qbo_id=result.qbo_id, action=result.action)
