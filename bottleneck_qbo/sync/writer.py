@@ -18,7 +18,7 @@ from bottleneck_qbo.sync.hashing import payload_hash
 from bottleneck_qbo.sync.idmap import IdMap, IdMapEntry
 from bottleneck_qbo.sync.requestid import request_id
 from sinks.qbo.api import QboApi
-from sinks.qbo.errors import QboError, QboStaleSyncToken
+from sinks.qbo.errors import QboError, QboNotFound, QboStaleSyncToken
 
 if TYPE_CHECKING:
     from bottleneck_qbo.sync.processor import Processor
@@ -126,7 +126,13 @@ class Writer:
         last: QboStaleSyncToken | None = None
         for attempt in range(2):  # the first try, then re-read once and re-apply (rule 6)
             if current is None:
-                current = await self.qbo.read(self.realm_id, p.qbo_entity, qbo_id)
+                try:
+                    current = await self.qbo.read(self.realm_id, p.qbo_entity, qbo_id)
+                except QboNotFound as exc:
+                    raise SyncConflict(
+                        f"{p.qbo_entity} {qbo_id} was deleted in QuickBooks; Bottleneck still has it. Delete it in "
+                        "Bottleneck too, or clear its id map entry to create it again", exc,
+                    ) from exc
             token = str(current["SyncToken"])
             try:
                 return await self.qbo.update(
@@ -185,7 +191,15 @@ class Writer:
             obj = await self._sparse_update(entry.qbo_id, {"Active": False}, "deactivate", None)
             await self._record(obj, None, status="inactive")
             return WriteResult("deactivate", entry.qbo_id, obj)
-        current = await self.qbo.read(self.realm_id, p.qbo_entity, entry.qbo_id)
+        try:
+            current = await self.qbo.read(self.realm_id, p.qbo_entity, entry.qbo_id)
+        except QboNotFound:
+            # already gone in QBO (deleted there): the goal is reached
+            await self.idmap.record(
+                company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+                qbo_entity=p.qbo_entity, qbo_id=entry.qbo_id, sync_token=None, payload_hash=None, status="deleted",
+            )
+            return WriteResult("none", entry.qbo_id)
         token = str(current["SyncToken"])
         rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token, self.salt)
         if p.on_delete == "void":

@@ -133,3 +133,16 @@ async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env)
     # a plain event for a row deleted before it ever synced is not an error
     out = await env.engine.sync(DocRef(company_id=env.company_id, entity_type="invoice", local_id=987655))
     assert out.kind == Kind.SKIPPED
+
+
+async def test_object_deleted_in_qbo_behind_our_back(env: Env) -> None:
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    created = await env.engine.sync(ref(env, "sales_order", so))
+    current = await env.qbo.read(env.realm, "Estimate", created.qbo_id)  # type: ignore[arg-type]
+    await env.qbo.delete(env.realm, "Estimate", created.qbo_id, current["SyncToken"])  # type: ignore[arg-type]
+    await env.conn.execute("update sales_orders set memo = 'changed' where id = %s", (so,))
+    out = await env.engine.sync(ref(env, "sales_order", so))
+    assert out.kind == Kind.CONFLICT and "was deleted in QuickBooks" in (out.reason or "")
+    await env.conn.execute("update sales_orders set status = 'cancelled' where id = %s", (so,))
+    out = await env.engine.sync(ref(env, "sales_order", so))
+    assert out.ok and await env.parking.get(ref(env, "sales_order", so)) is None
