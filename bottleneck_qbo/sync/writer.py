@@ -103,7 +103,7 @@ class Writer:
         local = self.processor.line_ids(self.doc)
         if len(local) != len(lines):
             return body
-        placed = [({**ln, "Id": known[str(lid)]} if str(lid) in known else ln) for lid, ln in zip(local, lines)]
+        placed = [({**ln, "Id": known[str(lid)]} if str(lid) in known else ln) for lid, ln in zip(local, lines, strict=True)]
         return {**body, "Line": placed}
 
     async def lookup(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -153,7 +153,8 @@ class Writer:
         line_ids = None
         if local_lines:
             qbo_lines = [ln for ln in obj.get("Line", []) if ln.get("DetailType") != "SubTotalLineDetail" and ln.get("Id")]
-            line_ids = {str(local): str(ln["Id"]) for local, ln in zip(local_lines, qbo_lines)}
+            # QBO returns the lines in the order sent; if it did not keep them all, we cannot pair them
+            line_ids = {str(local): str(ln["Id"]) for local, ln in zip(local_lines, qbo_lines, strict=True)} if len(qbo_lines) == len(local_lines) else {}
         await self.idmap.record(
             company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
             qbo_entity=p.qbo_entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
