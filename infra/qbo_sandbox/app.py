@@ -152,6 +152,10 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
             if pre == "throttle":
                 stats.injected["throttle"] += 1
                 return finish(_throttled(sb))
+            if pre == "fault200":
+                stats.injected["error"] += 1
+                fault = faults.system_error("System Failure Error: a Fault in an HTTP 200 answer (injected by the sandbox)")
+                return finish(_json({"Fault": fault.fault_json(), "time": sb.clock.envelope_ts()}, 200))
             if pre in ("error500", "error503"):
                 stats.injected["error"] += 1
                 return finish(_fault_response(sb, faults.system_error() if pre == "error500" else faults.unavailable()))

@@ -6,6 +6,8 @@
   at once instead (a reset rather than a hang).
 - ``lose_response_rate``: share of *write* requests processed normally whose answer is then lost (the
   connection closes) -- what a dropped connection looks like, and what ``requestid`` exists for.
+- ``fault_200_next``: the next n requests answer HTTP 200 whose body is a Fault (QBO does this at times,
+  reference §5); nothing is processed.
 - ``latency_ms``: added to every request.
 - ``throttle_next`` / ``error_next`` / ``timeout_next`` / ``lose_response_next``: the next n requests,
   deterministically, take that fault (counted down before the rates are consulted).
@@ -34,6 +36,7 @@ class FaultSpec(BaseModel):
     error_next: int = Field(default=0, ge=0)
     timeout_next: int = Field(default=0, ge=0)
     lose_response_next: int = Field(default=0, ge=0)
+    fault_200_next: int = Field(default=0, ge=0)
     stale_synctoken_once_for: list[str] = Field(default_factory=list)
     seed: int | None = None
 
@@ -53,9 +56,11 @@ class FaultPlan:
         return False
 
     def pre_request(self) -> str | None:
-        """Which fault, if any, this request gets before processing: throttle | error500 | error503 | timeout."""
+        """Which fault, if any, this request gets before processing: throttle | fault200 | error500 | error503 | timeout."""
         if self.take("throttle_next"):
             return "throttle"
+        if self.take("fault_200_next"):
+            return "fault200"
         if self.take("error_next") or (self.spec.error_rate and self.rng.random() < self.spec.error_rate):
             self._error_flip = not self._error_flip
             return "error500" if self._error_flip else "error503"

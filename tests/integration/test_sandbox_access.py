@@ -120,6 +120,10 @@ def test_injected_errors_and_deterministic_throttle(qbo_sandbox: SandboxServer, 
     statuses = [qbo_api.post("/customer", {"DisplayName": f"E{i}"}).status_code for i in range(3)]
     assert statuses == [500, 503, 200]
     assert qbo_api.query("select count(*) from Customer") == {"totalCount": 1}
+    qbo_sandbox.set_faults(qbo_realm.realm_id, fault_200_next=1)
+    hidden = qbo_api.post("/customer", {"DisplayName": "Hidden fault"})
+    assert hidden.status_code == 200 and qbo_api.json(hidden)["Fault"]["Error"][0]["code"] == "10000"
+    assert qbo_api.query("select count(*) from Customer") == {"totalCount": 1}
     qbo_sandbox.set_faults(qbo_realm.realm_id, error_rate=1.0)
     err = qbo_api.get("/query", query="select * from Account")
     assert err.status_code in (500, 503) and qbo_api.json(err)["Fault"]["type"] == "SystemFault"
