@@ -18,7 +18,7 @@ from bottleneck_qbo.sync.hashing import payload_hash
 from bottleneck_qbo.sync.idmap import IdMap, IdMapEntry
 from bottleneck_qbo.sync.requestid import request_id
 from sinks.qbo.api import QboApi
-from sinks.qbo.errors import QboError, QboNotFound, QboStaleSyncToken
+from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 
 if TYPE_CHECKING:
     from bottleneck_qbo.sync.processor import Processor
@@ -81,11 +81,19 @@ class Writer:
         if entry is None:
             current = await self.lookup(payload)
             if current is None:
-                obj = await self.qbo.create(
-                    self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt)
-                )
-                await self._record(obj, digest)
-                return WriteResult("create", str(obj["Id"]), obj)
+                try:
+                    obj = await self.qbo.create(
+                        self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt)
+                    )
+                except QboDuplicateName:
+                    # QBO's default queries hide inactive names, yet they still hold the name (e.g. a
+                    # customer deleted in Bottleneck and created again): take the inactive one back
+                    current = await self.lookup(payload, inactive=True)
+                    if current is None:
+                        raise
+                else:
+                    await self._record(obj, digest)
+                    return WriteResult("create", str(obj["Id"]), obj)
             action = "adopt"
         qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
         body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
@@ -106,14 +114,16 @@ class Writer:
         placed = [({**ln, "Id": known[str(lid)]} if str(lid) in known else ln) for lid, ln in zip(local, lines, strict=True)]
         return {**body, "Line": placed}
 
-    async def lookup(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        """The QBO object with this payload's natural key that the processor accepts as this document."""
+    async def lookup(self, payload: Mapping[str, Any], *, inactive: bool = False) -> Mapping[str, Any] | None:
+        """The QBO object with this payload's natural key that the processor accepts as this document
+        (among inactive objects when ``inactive``)."""
         p = self.processor
         key = p.natural_key
         value = payload.get(key) if key else None
         if not key or not isinstance(value, str):
             return None
-        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}")
+        extra = " and Active = false" if inactive else ""
+        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}{extra}")
         for row in rows:
             if _same_kind(payload, row) and p.matches(self.doc, payload, row):
                 return row

@@ -146,3 +146,15 @@ async def test_object_deleted_in_qbo_behind_our_back(env: Env) -> None:
     await env.conn.execute("update sales_orders set status = 'cancelled' where id = %s", (so,))
     out = await env.engine.sync(ref(env, "sales_order", so))
     assert out.ok and await env.parking.get(ref(env, "sales_order", so)) is None
+
+
+async def test_recreated_customer_takes_back_its_inactive_qbo_customer(env: Env) -> None:
+    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    first = await env.engine.sync(ref(env, "customer", cust))
+    name = await one(env, "select name from customers where id = %s", cust)
+    await env.conn.execute("delete from customers where id = %s", (cust,))
+    assert (await env.engine.sync(DocRef(company_id=None, entity_type="customer", local_id=cust))).action == "deactivate"
+    again = await one(env, "insert into customers (company_id, name) values (%s, %s) returning id", env.company_id, name)
+    out = await env.engine.sync(ref(env, "customer", again))  # type: ignore[arg-type]
+    assert out.kind == Kind.SYNCED and out.action == "adopt" and out.qbo_id == first.qbo_id, out
+    assert (await env.qbo.read(env.realm, "Customer", out.qbo_id))["Active"] is True  # type: ignore[arg-type]
