@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     qbo_batch_per_minute: int = 40
     qbo_timeout_s: float = 30.0
     qbo_sandbox_port: int = 8765
+    # A static bearer token the local sandbox accepts for every realm, for poking at it by hand (curl);
+    # the worker itself uses each realm's OAuth tokens from qbo_sync.oauth_tokens.
+    qbo_sandbox_access_token: SecretStr = SecretStr("dev")
     # QBO client (sinks/qbo/client.py)
     qbo_access_token: SecretStr | None = Field(default=None, description="static bearer token (sandbox --access-token); disables OAuth refresh")
     qbo_rate_window_s: float = Field(default=60.0, gt=0, description="window of qbo_requests_per_minute / qbo_batch_per_minute")

@@ -21,6 +21,7 @@ from bottleneck_qbo import metrics
 from bottleneck_qbo.cdc import DecodeError, decode
 from bottleneck_qbo.deadletter import DeadLetter, OriginalRecord
 from bottleneck_qbo.sync.router import RoutingError, route_event
+from infra.stack.topics import existing_cdc_topics
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.messages import DocumentTouch, Origin
 from streams.runtime import get_runtime
@@ -29,11 +30,7 @@ log = logging.getLogger(__name__)
 
 # Every table of the source schema, known or not: an unknown table must reach the dead-letter topic
 # with a reason rather than be silently ignored because nobody subscribed to it.
-cdc_topic = app.topic(
-    pattern=rf"^{settings.topic_prefix}\.public\..+",
-    key_type=bytes,
-    value_type=bytes,
-)
+cdc_topic = app.topic(*existing_cdc_topics(settings), key_type=bytes, value_type=bytes)
 
 SYNC_BATCH = 500
 SYNC_WITHIN_S = 0.02
@@ -154,10 +151,12 @@ async def sync_documents(stream):  # type: ignore[no-untyped-def]
         await asyncio.gather(*(_sync_company(docs) for docs in by_company.values()))
 
 
-@app.timer(interval=1.0, on_leader=True)
+@app.timer(interval=1.0)
 async def redrive_parked() -> None:
     """Documents parked for a retry (transient error, rate limit, waiting on a dependency) whose time
-    has come go back through the documents topic, so the partition owner syncs them in order."""
+    has come go back through the documents topic, so the partition owner syncs them in order.
+    Every worker runs this: ``redrive_due`` leases each row, so two workers never re-drive the same one
+    (and Faust's ``on_leader`` needs an assignor topic we do not declare)."""
     rt = await get_runtime()
     for ref in await rt.engine.redrive_due():
         touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))

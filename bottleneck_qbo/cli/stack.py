@@ -29,6 +29,10 @@ def _print(st: StackStatus, as_json: bool) -> None:
     typer.echo(f"postgres   {_masked(st.postgres_dsn)}")
     typer.echo(f"kafka      {st.kafka_bootstrap}")
     typer.echo(f"connect    {st.connect_url}")
+    if st.qbo_base_url:
+        typer.echo(f"qbo        {st.qbo_base_url}")
+    if st.webhook_url:
+        typer.echo(f"webhooks   {st.webhook_url}")
     typer.echo(f"run dir    {st.run_dir}")
     for name, d in st.details.items():
         extra = f"  pid {d.pid}" if d.pid else ""
@@ -43,7 +47,7 @@ def _fail(exc: Exception) -> None:
 
 @app.command("up")
 def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
-    """Start Postgres, Kafka, Connect and the Debezium connector (whatever is not running) and wait until healthy."""
+    """Start Postgres, Kafka, Connect + Debezium, the QBO sandbox and a worker (whatever is not running) and wait until healthy."""
     t0 = time.monotonic()
     try:
         st = up(get_settings(), progress=lambda msg: typer.echo(msg, err=True))

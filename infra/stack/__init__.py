@@ -1,4 +1,5 @@
-"""The local stack as plain processes: PostgreSQL, Kafka (KRaft), Kafka Connect + Debezium.
+"""The local stack as plain processes: PostgreSQL, Kafka (KRaft), Kafka Connect + Debezium, the QBO
+sandbox and one Faust worker.
 
 Python API (the CLI ``bottleneck-qbo stack`` wraps it)::
 
@@ -25,13 +26,18 @@ from infra.stack.errors import HealthTimeout, PortTaken, PrerequisiteMissing, St
 from infra.stack.kafka import Kafka
 from infra.stack.models import ComponentState, ComponentStatus, StackStatus
 from infra.stack.postgres import Postgres
+from infra.stack.sandbox import QboSandbox
 from infra.stack.topics import ensure_topics
+from infra.stack.worker import Worker
 
-COMPONENTS: list[Callable[[Settings], Component]] = [Postgres, Kafka, Connect, Connector]
+# The CDC infrastructure alone (what the stack's own tests need) ...
+INFRA_COMPONENTS: list[Callable[[Settings], Component]] = [Postgres, Kafka, Connect, Connector]
+# ... and the whole product: the QBO sandbox, then a worker (it needs every part before it).
+COMPONENTS: list[Callable[[Settings], Component]] = [*INFRA_COMPONENTS, QboSandbox, Worker]
 
 
-def components(settings: Settings) -> list[Component]:
-    return [factory(settings) for factory in COMPONENTS]
+def components(settings: Settings, *, infra_only: bool = False) -> list[Component]:
+    return [factory(settings) for factory in (INFRA_COMPONENTS if infra_only else COMPONENTS)]
 
 
 @contextmanager
@@ -95,6 +101,10 @@ def status(settings: Settings, parts: Sequence[Component] | None = None) -> Stac
         postgres_dsn=settings.postgres_dsn,
         kafka_bootstrap=settings.kafka_bootstrap,
         connect_url=settings.connect_url,
+        qbo_base_url=settings.qbo_base_url,
+        qbo_access_token=settings.qbo_sandbox_access_token.get_secret_value() if settings.qbo_environment == "local" else None,
+        webhook_url=settings.webhook_url,
+        webhook_verifier_token=settings.webhook_verifier_token.get_secret_value() if settings.qbo_environment == "local" else None,
         run_dir=str(settings.run_dir.resolve()),
         components={name: d.state for name, d in details.items()},
         details=details,
@@ -102,7 +112,7 @@ def status(settings: Settings, parts: Sequence[Component] | None = None) -> Stac
 
 
 __all__ = [
-    "COMPONENTS", "Component", "ComponentState", "ComponentStatus", "Connect", "Connector",
-    "HealthTimeout", "Kafka", "PortTaken", "Postgres", "PrerequisiteMissing", "StackError", "StackStatus",
+    "COMPONENTS", "INFRA_COMPONENTS", "Component", "ComponentState", "ComponentStatus", "Connect", "Connector",
+    "HealthTimeout", "Kafka", "QboSandbox", "Worker", "PortTaken", "Postgres", "PrerequisiteMissing", "StackError", "StackStatus",
     "components", "down", "ensure_topics", "status", "up",
 ]

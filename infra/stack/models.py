@@ -20,6 +20,11 @@ class StackStatus(BaseModel):
     postgres_dsn: str = Field(repr=False)
     kafka_bootstrap: str
     connect_url: str
+    qbo_base_url: str | None = None
+    # Development credentials of the local QBO sandbox, shown only when qbo_environment is "local".
+    qbo_access_token: str | None = Field(default=None, repr=False)
+    webhook_url: str | None = None
+    webhook_verifier_token: str | None = Field(default=None, repr=False)
     run_dir: str
     components: dict[str, ComponentState]
     details: dict[str, ComponentStatus] = {}

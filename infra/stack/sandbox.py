@@ -36,6 +36,5 @@ class QboSandbox(Component):
             "--webhook-verifier-token", s.webhook_verifier_token.get_secret_value(),
             "--sqlite", str(self.run_dir / "qbo-sandbox.sqlite3"),
         ]
-        if s.qbo_access_token is not None:
-            argv += ["--access-token", s.qbo_access_token.get_secret_value()]
+        argv += ["--access-token", s.qbo_sandbox_access_token.get_secret_value()]
         proc.spawn(argv, log_file=self.log_file, pid_file=self.pid_file)

@@ -38,6 +38,24 @@ def cdc_topics(settings: Settings) -> list[str]:
     return [cdc_table_topic(settings, spec.name, spec.schema) for spec in BOTTLENECK_TABLES.values()]
 
 
+def existing_cdc_topics(settings: Settings, timeout_ms: int = 5000) -> list[str]:
+    """``cdc_topics`` plus any other ``<prefix>.public.*`` topic on the broker: a table Bottleneck added
+    and this version does not know must reach the dead-letter topic, not go unread. (Faust cannot
+    subscribe by pattern, so the worker subscribes to this list when it starts.)"""
+    known = cdc_topics(settings)
+    prefix = f"{settings.topic_prefix}.public."
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bq-list-topics", request_timeout_ms=timeout_ms)
+    except Exception as exc:  # noqa: BLE001 - no broker: fall back to the known tables
+        log.warning("could not list topics (%s); subscribing to the known tables only", exc)
+        return known
+    try:
+        extra = sorted(t for t in admin.list_topics() if t.startswith(prefix) and t not in known)
+    finally:
+        admin.close()
+    return known + extra
+
+
 def transaction_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}.transaction"
 
@@ -67,6 +85,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.webhooks_topic, p, dict(_KEEP)),
         TopicSpec(settings.payments_topic, p, dict(_KEEP)),
         TopicSpec(settings.deadletter_topic, p, dict(_KEEP)),
+        # Faust's leader-election topic (``@app.timer(on_leader=True)``); Faust would otherwise log
+        # "not found" at every start, since the app does not declare topics itself.
+        TopicSpec(f"{settings.worker_id}-__assignor-__leader", 1),
     ]
     return specs
 
