@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -100,8 +101,8 @@ def _throttled(sb: Sandbox) -> web.Response:
         xml = (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{sb.clock.envelope_ts()}">'
-            f'<Fault type="{fault.type}"><Error code="{err.code}"><Message>{err.message}</Message>'
-            f"<Detail>{err.detail}</Detail></Error></Fault></IntuitResponse>"
+            f'<Fault type="{fault.type}"><Error code="{err.code}"><Message>{escape(err.message)}</Message>'
+            f"<Detail>{escape(err.detail)}</Detail></Error></Fault></IntuitResponse>"
         )
         return web.Response(text=xml, status=429, content_type="application/xml", headers=fault.headers)
     return _fault_response(sb, fault)
