@@ -159,11 +159,14 @@ async def webhook_log(request: web.Request) -> web.Response:
 
 
 async def mint_code(request: web.Request) -> web.Response:
+    """What Intuit's consent page does: the user picks a company (created here if new) and the app gets a
+    one-time code plus the realmId to exchange at the token endpoint."""
     sb = _state(request)
     body: RealmRef = await _model(request, RealmRef)
-    if body.id is None or body.id not in sb.store.realms:
-        return web.json_response({"error": "unknown realm"}, status=404)
-    return web.json_response({"code": sb.oauth.mint_code(body.id), "realm_id": body.id})
+    realm = sb.store.realms.get(body.id) if body.id else None
+    if realm is None:
+        realm = sb.create_realm(body.id, None)
+    return web.json_response({"code": sb.oauth.mint_code(realm.realm_id), "realm_id": realm.realm_id})
 
 
 async def expire_tokens(request: web.Request) -> web.Response:

@@ -46,6 +46,11 @@ def test_authorization_code_grant_is_single_use(qbo_sandbox: SandboxServer, qbo_
     assert ok.status_code == 200 and ok.json()["access_token"]
     again = httpx.post(qbo_sandbox.token_url, data=data, auth=(qbo_sandbox.client_id, qbo_sandbox.client_secret))
     assert again.status_code == 400 and again.json() == {"error": "invalid_grant"}
+    # Connecting a company the sandbox has not seen creates it, as a user picking a company would.
+    minted = qbo_sandbox.control.post("/__sandbox/oauth/codes", json={"realm": "77001"}).json()
+    tokens = httpx.post(qbo_sandbox.token_url, data={**data, "code": minted["code"]}, auth=(qbo_sandbox.client_id, qbo_sandbox.client_secret)).json()
+    new_realm = RealmInfo(minted["realm_id"], tokens["access_token"], tokens["refresh_token"], qbo_sandbox.base_url).client()
+    assert minted["realm_id"] == "77001" and new_realm.query("select count(*) from Account") == {"totalCount": 9}
 
 
 def test_expired_and_foreign_tokens(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> None:
