@@ -17,7 +17,6 @@ from infra.qbo_sandbox.schema import DELETABLE, KNOWN_PROPERTIES, NAME_LISTS, RE
 from infra.qbo_sandbox.store import JsonObj
 
 Prepare = Callable[[Ctx, JsonObj, JsonObj | None], None]
-Effects = Callable[[Ctx, JsonObj | None, JsonObj | None], None]
 
 PREPARE: dict[str, Prepare] = {
     "Customer": lambda c, o, old: names.prepare_party(c, "Customer", o, old),

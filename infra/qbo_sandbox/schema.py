@@ -13,8 +13,6 @@ RESOURCE_TO_ENTITY = {e.lower(): e for e in ENTITIES}
 
 VOIDABLE = frozenset({"Invoice", "Payment", "BillPayment"})
 DELETABLE = frozenset(TRANSACTIONS)
-SALES = frozenset({"Estimate", "Invoice"})
-EXPENSE = frozenset({"PurchaseOrder", "Bill"})
 # Entities QBO sends webhooks for (reference §11.5); InventoryAdjustment is not among them.
 WEBHOOK_ENTITIES = frozenset({"Customer", "Vendor", "Item", "Account", "Estimate", "Invoice", "PurchaseOrder", "Bill", "Payment", "BillPayment"})
 
@@ -116,5 +114,4 @@ KNOWN_PROPERTIES: dict[str, frozenset[str]] = {
 # Fields the server computes; ignored on input (a client echoing a read object back must not break).
 READ_ONLY = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse", "status", "FullyQualifiedName", "Level", "Balance", "BalanceWithJobs", "UnappliedAmt", "HomeBalance", "CurrentBalance", "CurrentBalanceWithSubAccounts", "POStatus"})
 
-# Filterable properties per entity for the query endpoint (in addition to Id, MetaData.*).
 ITEM_TYPES = ("Inventory", "NonInventory", "Service", "Category")
