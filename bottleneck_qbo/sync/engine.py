@@ -186,7 +186,13 @@ class SyncEngine:
         except (QboTransientError, QboAuthError) as exc:
             return await self._retry(ref, p, f"QuickBooks is failing: {exc.message}", exc)
         except QboConfigError as exc:
-            return await self._dead(ref, p, f"QuickBooks configuration problem (a person must act): {exc.message}", exc, company_id)
+            # realm-wide (revoked token, missing account, feature not enabled): dead-lettering every document
+            # of the realm would only make work; park them and keep trying slowly until a person fixes it
+            at = self.clock() + timedelta(seconds=self.retry_max_delay_s)
+            reason = f"QuickBooks configuration problem (a person must act): {exc.message}"
+            await self.parking.park(ref, "retry", reason, next_attempt_at=at, fault=exc.to_dict())
+            log.error("config problem for realm %s, %s parked: %s", realm, ref, exc.message)
+            return SyncOutcome(kind=Kind.RETRY_LATER, ref=ref, qbo_entity=p.qbo_entity, reason=reason, retry_at=at, fault=exc.to_dict())
         except QboError as exc:
             return await self._dead(ref, p, _human(exc), exc, company_id)
 

@@ -158,3 +158,21 @@ async def test_recreated_customer_takes_back_its_inactive_qbo_customer(env: Env)
     out = await env.engine.sync(ref(env, "customer", again))  # type: ignore[arg-type]
     assert out.kind == Kind.SYNCED and out.action == "adopt" and out.qbo_id == first.qbo_id, out
     assert (await env.qbo.read(env.realm, "Customer", out.qbo_id))["Active"] is True  # type: ignore[arg-type]
+
+
+async def test_missing_account_parks_with_a_readable_reason_until_fixed(env: Env) -> None:
+    (ap,) = await env.qbo.query(env.realm, "select * from Account where Name = 'Accounts Payable (A/P)'")
+    # the realm has no Accounts Payable account any more: a person must act; nothing is dead-lettered
+    await env.qbo.update(env.realm, "Account", {"Id": ap["Id"], "SyncToken": ap["SyncToken"], "Name": "Old payables", "AccountType": "Other Current Liability"}, sparse=True)
+    po = await REGISTRY.get("purchase_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    out = await env.engine.sync(ref(env, "purchase_order", po))
+    assert out.kind in (Kind.RETRY_LATER, Kind.WAITING) and "no account for: ap" in (out.reason or ""), out
+    assert not [p for p in await env.parking.list(("dead",)) if p.ref.company_id == env.company_id]
+    current = await env.qbo.read(env.realm, "Account", ap["Id"])
+    await env.qbo.update(env.realm, "Account", {"Id": ap["Id"], "SyncToken": current["SyncToken"], "AccountType": "Accounts Payable"}, sparse=True)
+    for _ in range(5):  # the worker's re-drive timer
+        due = [r for r in await env.engine.redrive_due(env.engine.clock().replace(year=2100)) if r.company_id == env.company_id]
+        for r in due:
+            await env.engine.sync(r)
+    entry = await env.idmap.get(env.company_id, "purchase_order", po)
+    assert entry is not None and entry.qbo_id
