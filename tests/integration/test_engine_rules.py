@@ -176,3 +176,13 @@ async def test_missing_account_parks_with_a_readable_reason_until_fixed(env: Env
             await env.engine.sync(r)
     entry = await env.idmap.get(env.company_id, "purchase_order", po)
     assert entry is not None and entry.qbo_id
+
+
+async def test_names_with_quotes_and_backslashes_are_looked_up_safely(env: Env) -> None:
+    name = "O'Brien \\ Sons"
+    cust = await one(env, "insert into customers (company_id, name) values (%s, %s) returning id", env.company_id, name)
+    first = await env.engine.sync(ref(env, "customer", cust))  # type: ignore[arg-type]
+    assert first.kind == Kind.SYNCED, first
+    await env.conn.execute("delete from qbo_sync.id_map where company_id = %s", (env.company_id,))
+    again = await env.engine.sync(ref(env, "customer", cust))  # type: ignore[arg-type]
+    assert again.action == "adopt" and again.qbo_id == first.qbo_id, again
