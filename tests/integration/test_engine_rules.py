@@ -186,3 +186,12 @@ async def test_names_with_quotes_and_backslashes_are_looked_up_safely(env: Env) 
     await env.conn.execute("delete from qbo_sync.id_map where company_id = %s", (env.company_id,))
     again = await env.engine.sync(ref(env, "customer", cust))  # type: ignore[arg-type]
     assert again.action == "adopt" and again.qbo_id == first.qbo_id, again
+
+
+async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
+    item = await one(env, "insert into items (company_id, sku, name, kind, sales_price) values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id", env.company_id)
+    out = await env.engine.sync(ref(env, "item", item))  # type: ignore[arg-type]
+    assert out.kind == Kind.SYNCED, out
+    qbo_item = await env.qbo.read(env.realm, "Item", out.qbo_id)  # type: ignore[arg-type]
+    assert qbo_item["Type"] == "Service" and Decimal(str(qbo_item["UnitPrice"])) == Decimal(-10)
+    assert (await env.engine.sync(ref(env, "item_category", item))).kind == Kind.SKIPPED  # not tracked: no Category  # type: ignore[arg-type]
