@@ -54,7 +54,7 @@ class Sandbox:
         self.clock = Clock(config.utc_offset_minutes)
         self.store = Store(config.sqlite_path)
         self.stats = Stats()
-        self.oauth = OAuth(config, self.store, self.stats)
+        self.oauth = OAuth(config, self.store, self.stats, self.clock)
         self.limiter = Limiter(Limits(config.requests_per_minute, config.concurrent_requests, config.batch_per_minute))
         self.injector = Injector(
             FaultSpec(error_rate=config.error_rate, timeout_rate=config.timeout_rate, latency_ms=config.latency_ms), config.hang_s
@@ -138,7 +138,7 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
 
         token_realm, reason = sb.oauth.bearer_realms(request.headers.get("Authorization"))
         if token_realm is None:
-            return finish(_json(faults.auth_envelope(reason, int(time.time() * 1000)), 401))
+            return finish(_json(faults.auth_envelope(reason, int(sb.clock.epoch() * 1000)), 401))
         realm = sb.store.realms.get(realm_id)
         if realm is None or token_realm not in ("*", realm_id):
             return finish(_fault_response(sb, faults.authorization_failed(realm_id)))

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime, timedelta, timezone
 
 
 class Clock:
+    """Wall-clock time, shiftable forward by the control API (``POST /__sandbox/clock``) so tests can reach
+    token expiry or the CDC look-back limit without waiting. Throttle windows keep real monotonic time."""
+
     def __init__(self, utc_offset_minutes: int = -420) -> None:
         self.tz = timezone(timedelta(minutes=utc_offset_minutes))
+        self.shift_s = 0.0
+
+    def epoch(self) -> float:
+        return time.time() + self.shift_s
 
     def now(self) -> datetime:
-        return datetime.now(self.tz)
+        return datetime.fromtimestamp(self.epoch(), self.tz)
 
     def meta_ts(self, dt: datetime | None = None) -> str:
         """MetaData.CreateTime/LastUpdatedTime: second precision, company-local offset."""

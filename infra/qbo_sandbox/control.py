@@ -188,6 +188,19 @@ async def revoke_refresh_tokens(request: web.Request) -> web.Response:
     return web.json_response({"revoked": n})
 
 
+class ClockRequest(BaseModel):
+    advance_s: float = Field(ge=0)
+
+
+async def clock(request: web.Request) -> web.Response:
+    """Move the sandbox's clock forward (token expiry, CDC's 30-day limit, MetaData times); never back."""
+    sb = _state(request)
+    if request.method == "POST":
+        body: ClockRequest = await _model(request, ClockRequest)
+        sb.clock.shift_s += body.advance_s
+    return web.json_response({"now": sb.clock.now().isoformat(), "shift_s": sb.clock.shift_s})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -195,6 +208,8 @@ async def health(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/__sandbox/health", health)
+    r.add_get("/__sandbox/clock", clock)
+    r.add_post("/__sandbox/clock", clock)
     r.add_post("/__sandbox/reset", reset)
     r.add_post("/__sandbox/realms", create_realm)
     r.add_get("/__sandbox/realms", list_realms)

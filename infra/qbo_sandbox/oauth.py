@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-import time
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
 
+from infra.qbo_sandbox.clock import Clock
 from infra.qbo_sandbox.config import SandboxConfig
 from infra.qbo_sandbox.stats import Stats
 from infra.qbo_sandbox.store import Store
@@ -25,14 +25,15 @@ CODE_TTL_S = 300
 
 
 class OAuth:
-    def __init__(self, config: SandboxConfig, store: Store, stats: Stats) -> None:
+    def __init__(self, config: SandboxConfig, store: Store, stats: Stats, clock: Clock) -> None:
+        self.clock = clock
         self.config = config
         self.store = store
         self.stats = stats
 
     # --- minting ---------------------------------------------------------------------------------
     def issue(self, realm_id: str) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock.epoch()
         access = "sbx-at-" + secrets.token_urlsafe(24)
         refresh = "sbx-rt-" + secrets.token_urlsafe(24)
         self.store.oauth.access_tokens[access] = {"realm": realm_id, "expires_at": now + self.config.access_token_ttl_s}
@@ -48,7 +49,7 @@ class OAuth:
 
     def mint_code(self, realm_id: str) -> str:
         code = "sbx-code-" + secrets.token_urlsafe(18)
-        self.store.oauth.codes[code] = {"realm": realm_id, "expires_at": time.time() + CODE_TTL_S}
+        self.store.oauth.codes[code] = {"realm": realm_id, "expires_at": self.clock.epoch() + CODE_TTL_S}
         self.store.save_oauth()
         return code
 
@@ -73,7 +74,7 @@ class OAuth:
         info = self.store.oauth.access_tokens.get(token)
         if info is None:
             return None, "Token invalid: unknown access token"
-        if info["expires_at"] <= time.time():
+        if info["expires_at"] <= self.clock.epoch():
             return None, "Token expired: access token is older than its expires_in"
         return info["realm"], ""
 
@@ -89,7 +90,7 @@ class OAuth:
         ):
             return web.json_response({"error": "invalid_client"}, status=401)
         grant = form.get("grant_type")
-        now = time.time()
+        now = self.clock.epoch()
         if grant == "refresh_token":
             token = str(form.get("refresh_token") or "")
             info = self.store.oauth.refresh_tokens.get(token)
