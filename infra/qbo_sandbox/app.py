@@ -86,6 +86,7 @@ class Sandbox:
         self.stats.clear()
         self.limiter.reset()
         self.injector.clear()
+        self.clock.shift_s = 0.0
         for realm_id in self.config.realms:
             self.create_realm(realm_id, None)
 
