@@ -50,3 +50,14 @@ def test_cdc_refuses_more_than_30_days_back(own_sandbox: SandboxServer) -> None:
     assert api.fault(api.get("/cdc", entities="Customer", changedSince=since))["code"] == "4001"
     later = api.create("Customer", {"DisplayName": "New news"})
     assert later["MetaData"]["CreateTime"][:10] > since[:10]
+
+
+def test_reset_forgets_realms_tokens_and_clock_shift(own_sandbox: SandboxServer) -> None:
+    realm = own_sandbox.create_realm()
+    realm.client().create("Customer", {"DisplayName": "Gone soon"})
+    own_sandbox.advance_clock(DAY)
+    own_sandbox.reset()
+    assert own_sandbox.control.get("/__sandbox/realms").json() == {"realms": []}
+    assert own_sandbox.control.get("/__sandbox/clock").json()["shift_s"] == 0
+    assert realm.client().get("/query", query="select * from Customer").status_code == 401
+    assert own_sandbox.stats(realm.realm_id)["requests_total"] == 1
