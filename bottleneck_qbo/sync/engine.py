@@ -146,7 +146,9 @@ class SyncEngine:
             if not p.is_publishable(doc):
                 if was_parked:
                     await self.parking.clear(ref)
-                return self._skipped(ref, SkipReason.DRAFT, "draft")
+                if getattr(doc, "status", None) == "draft":
+                    return self._skipped(ref, SkipReason.DRAFT, "draft")
+                return self._skipped(ref, SkipReason.NOT_APPLICABLE, f"{p.entity_type} does not apply to this row")
 
             deps = [d.model_copy(update={"company_id": company_id}) for d in p.dependencies(doc)]
             present = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
