@@ -7,11 +7,15 @@ between topics and those functions. Run with ``bottleneck-qbo worker``.
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
 from bottleneck_qbo.settings import get_settings
 
 settings = get_settings()
+# One line per HTTP request is noise at the worker's volume; failures are logged by the client itself.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 app = faust.App(
     settings.worker_id,

@@ -64,9 +64,10 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
         except RoutingError as exc:
             await dead_letter(DeadLetter(stage="route", failure_type="unroutable", reason=str(exc), original=original()))
             continue
-        tx = change.transaction.id if getattr(change, "transaction", None) else None
+        # source.txId, not transaction.id: the latter is "txId:LSN" and its LSN differs within a transaction
         origin = Origin(
-            topic=msg.topic, partition=msg.partition, offset=msg.offset, source_ts_ms=change.source.ts_ms, tx_id=tx
+            topic=msg.topic, partition=msg.partition, offset=msg.offset, source_ts_ms=change.source.ts_ms,
+            tx_id=str(change.txid) if change.txid is not None else None,
         )
         for ref in refs:
             resolved = await rt.resolve_company(ref)
