@@ -99,16 +99,35 @@ async def _all_qbo_objects(h: Harness) -> list[dict[str, Any]]:
 
 
 async def check_duplicate_events(p: Processor[Any], h: Harness) -> None:
-    """The same event delivered twice: the second delivery makes no QBO write."""
+    """The same event delivered twice at once (a rebalance, two workers) and then again: exactly one QBO
+    object results, and the late duplicate makes no write."""
     local_id = await p.sample(h.conn, h.company_id)
     if _appends(p) and type(p).touch is not Processor.touch:
         await _ok_sync(h, p, local_id, "first sync")
         await p.touch(h.conn, local_id)  # make the quantities drift so there is something to write
-    first = await h.engine.sync(_ref(h, p, local_id))
+    adjustments_before = await _applied(h, "InventoryAdjustment")
+    first, second = await asyncio.gather(h.engine.sync(_ref(h, p, local_id)), h.engine.sync(_ref(h, p, local_id)))
     _ok(first, "first delivery")
+    _ok(second, "concurrent duplicate delivery")
+    if _appends(p):
+        drift = 1 if type(p).touch is not Processor.touch else 0
+        assert await _applied(h, "InventoryAdjustment") - adjustments_before == drift, "the adjustment was applied twice"
+    else:
+        entry = await h.idmap.get(h.company_id, p.entity_type, local_id)
+        assert entry is not None and entry.qbo_id
+        obj = await h.qbo.read(h.realm, p.qbo_entity, entry.qbo_id)
+        if p.natural_key:
+            key = str(obj[p.natural_key]).replace("\\", "\\\\").replace("'", "\\'")
+            same = await h.qbo.query(h.realm, f"select * from {p.qbo_entity} where {p.natural_key} = '{key}'")
+            same = [o for o in same if o.get("Type") == obj.get("Type") and o.get("ParentRef") == obj.get("ParentRef")]
+            assert len(same) == 1, f"duplicate delivery made {len(same)} objects: {same}"
     before = await h.writes()
-    _ok(await h.engine.sync(_ref(h, p, local_id)), "duplicate delivery")
+    _ok(await h.engine.sync(_ref(h, p, local_id)), "late duplicate delivery")
     assert await h.writes() == before, "a duplicate event wrote to QBO again"
+
+
+async def _applied(h: Harness, entity: str) -> int:
+    return int(((await h.stats()).get("applied", {}).get(entity) or {}).get("create", 0))
 
 
 async def _ok_sync(h: Harness, p: Processor[Any], local_id: int, what: str) -> SyncOutcome:
@@ -238,7 +257,7 @@ async def check_rate_limited(p: Processor[Any], h: Harness) -> None:
     entry = await h.idmap.get(h.company_id, p.entity_type, local_id)
     if entry is not None and p.natural_key:
         obj = await h.qbo.read(h.realm, p.qbo_entity, entry.qbo_id)  # type: ignore[arg-type]
-        key = obj[p.natural_key].replace("'", "\\'")
+        key = str(obj[p.natural_key]).replace("\\", "\\\\").replace("'", "\\'")
         same = await h.qbo.query(h.realm, f"select * from {p.qbo_entity} where {p.natural_key} = '{key}'")
         assert len(same) == 1 or p.qbo_entity == "Item", f"duplicates after 429s: {same}"
     before = await h.writes()
