@@ -1,0 +1,1 @@
+"""End-to-end scenarios: Bottleneck written with SQL, QBO checked through the sandbox (issue 4)."""
