@@ -17,14 +17,17 @@ import logging
 import time
 from collections import OrderedDict
 
+import psycopg
+
 from bottleneck_qbo import metrics
 from bottleneck_qbo.cdc import DecodeError, decode
 from bottleneck_qbo.deadletter import DeadLetter, OriginalRecord
+from bottleneck_qbo.sync.docref import DocRef
 from bottleneck_qbo.sync.router import RoutingError, route_event
 from infra.stack.topics import existing_cdc_topics
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.messages import DocumentTouch, Origin
-from streams.runtime import get_runtime
+from streams.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,14 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
             tx_id=str(change.txid) if change.txid is not None else None,
         )
         for ref in refs:
-            resolved = await rt.resolve_company(ref)
+            try:
+                resolved = await _resolve_company(rt, ref)
+            except Exception as exc:  # an agent that raises stops consuming: park the record instead
+                log.exception("route: cannot resolve the company of %s", ref)
+                await dead_letter(
+                    DeadLetter(stage="route", failure_type="internal_error", reason=f"resolving {ref}: {exc}", original=original())
+                )
+                continue
             if resolved is None:
                 await dead_letter(
                     DeadLetter(
@@ -85,6 +95,18 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
                 continue
             touch = DocumentTouch(ref=resolved, origin=origin)
             await documents_topic.send(key=touch.key(), value=touch.to_bytes())
+
+
+async def _resolve_company(rt: "Runtime", ref: DocRef) -> DocRef | None:
+    """Postgres being briefly unreachable is not the record's fault: retry a few times before giving up."""
+    for attempt in range(5):
+        try:
+            return await rt.resolve_company(ref)
+        except psycopg.OperationalError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+    return None
 
 
 def _coalesce(touches: list[DocumentTouch]) -> "OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]":
@@ -105,8 +127,18 @@ def _coalesce(touches: list[DocumentTouch]) -> "OrderedDict[int, OrderedDict[tup
 async def _sync_company(docs: "OrderedDict[tuple[str, int], DocumentTouch]") -> None:
     rt = await get_runtime()
     for touch in docs.values():
-        outcome = await rt.engine.sync(touch.ref)
-        kind = outcome.kind
+        try:
+            outcome = await rt.engine.sync(touch.ref)
+        except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
+            log.exception("sync: unexpected error on %s", touch.ref)
+            await dead_letter(
+                DeadLetter(
+                    stage="sync", failure_type="internal_error", reason=f"unexpected error: {exc!r}",
+                    company_id=touch.ref.company_id, entity_type=touch.ref.entity_type, local_id=str(touch.ref.local_id),
+                )
+            )
+            continue
+        kind = outcome.kind.value
         metrics.documents_synced.labels(touch.ref.entity_type, kind).inc()
         if kind == "synced" and touch.origin and touch.origin.source_ts_ms:
             metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(
