@@ -106,7 +106,7 @@ class SyncEngine:
         if company_id is None:
             gone = await self.idmap.find(ref.entity_type, ref.local_id)
             if gone is None:
-                if ref.forced:
+                if ref.forced and not as_dependency:
                     return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, None)
                 await self.parking.clear(ref)
                 return self._skipped(ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
@@ -133,7 +133,7 @@ class SyncEngine:
             if doc is None or p.is_removed(doc):
                 result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]
                 if not result.wrote and (entry is None or entry.qbo_id is None):
-                    if doc is None and ref.forced:
+                    if doc is None and ref.forced and not as_dependency:
                         return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, company_id)
                     if was_parked:
                         await self.parking.clear(ref)
@@ -150,7 +150,8 @@ class SyncEngine:
                     return self._skipped(ref, SkipReason.DRAFT, "draft")
                 return self._skipped(ref, SkipReason.NOT_APPLICABLE, f"{p.entity_type} does not apply to this row")
 
-            deps = [d.model_copy(update={"company_id": company_id}) for d in p.dependencies(doc)]
+            # forced: a dependency parked here must be re-driven even in manual mode (its dependant asked)
+            deps = [d.model_copy(update={"company_id": company_id, "forced": True}) for d in p.dependencies(doc)]
             present = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
             synced_now = False
             for dep in deps:
@@ -202,7 +203,7 @@ class SyncEngine:
     async def _follow_ups(self, p: Processor[Any], doc: Any, result: WriteResult, company_id: int, path: tuple[str, ...]) -> None:
         # each follow-up parks itself on failure; the document's own outcome stands
         for follow in await p.after_sync(doc, result.qbo_object or {}):
-            await self._sync(follow.model_copy(update={"company_id": company_id}), as_dependency=True, path=path)
+            await self._sync(follow.model_copy(update={"company_id": company_id, "forced": True}), as_dependency=True, path=path)
 
     async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry]) -> StaticRefs:
         accounts = await self.accounts.for_realm(realm)
