@@ -116,12 +116,20 @@ class SyncEngine:
         async with self.source.snapshot() as db:
             row = await db.one("select id, name, qbo_realm_id, qbo_sync_mode from companies where id = %s", (company_id,))
             company = Company.model_validate(row) if row else None
+            skip: tuple[SkipReason, str] | None = None
             if company is None or not company.qbo_realm_id:
-                log.info("skip %s: company %s is not connected to QuickBooks", ref, company_id)
-                return self._skipped(ref, SkipReason.NO_REALM, f"company {company_id} has no qbo_realm_id")
-            if company.qbo_sync_mode == "manual" and not (ref.forced or as_dependency):
-                return self._skipped(ref, SkipReason.MANUAL_MODE, f"company {company_id} syncs manually; publish it to send it")
-            doc = await p.load(db, ref.local_id)
+                skip = SkipReason.NO_REALM, f"company {company_id} has no qbo_realm_id"
+            elif company.qbo_sync_mode == "manual" and not (ref.forced or as_dependency):
+                skip = SkipReason.MANUAL_MODE, f"company {company_id} syncs manually; publish it to send it"
+            else:
+                doc = await p.load(db, ref.local_id)
+        if skip is not None or company is None or company.qbo_realm_id is None:
+            why, reason = skip or (SkipReason.NO_REALM, "no realm")
+            log.info("skip %s: %s", ref, reason)
+            # a retry left from before the company was disconnected or switched to manual is moot now;
+            # conflicts and dead ones stay visible
+            await self.parking.clear(ref, ("waiting", "retry"))
+            return self._skipped(ref, why, reason)
         realm = company.qbo_realm_id
         entry = await self.idmap.get(company_id, ref.entity_type, ref.local_id)
         parked = await self.parking.get(ref)

@@ -82,8 +82,11 @@ class Parking:
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def clear(self, ref: DocRef) -> None:
-        await self._conn.execute("delete from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id))
+    async def clear(self, ref: DocRef, states: tuple[State, ...] = ("waiting", "retry", "conflict", "dead")) -> None:
+        await self._conn.execute(
+            "delete from qbo_sync.sync_parking where entity_type = %s and local_id = %s and state = any(%s)",
+            (ref.entity_type, ref.local_id, list(states)),
+        )
 
     async def release_waiters(self, dependency: DocRef, now: datetime) -> None:
         """Documents waiting on ``dependency`` become due now."""
