@@ -219,18 +219,19 @@ async def check_delete(p: Processor[Any], h: Harness) -> None:
 
 
 async def check_stale_sync_token(p: Processor[Any], h: Harness) -> None:
-    """Someone edits the object in QBO behind our back, then Bottleneck changes it: the update reads the
-    current SyncToken first; a stale SyncToken is re-read once and converges, twice in a row parks a
-    readable conflict, which converges when re-driven."""
+    """Someone edits the object in QBO behind our back, then Bottleneck changes it: the stale SyncToken is
+    re-read once and the change re-applied; stale twice in a row parks a readable conflict, which
+    converges when re-driven."""
     local_id = await p.sample(h.conn, h.company_id)
     created = await _ok_sync(h, p, local_id, "initial sync")
     qbo_id = created.qbo_id
     current = await h.qbo.read(h.realm, p.qbo_entity, qbo_id)  # type: ignore[arg-type]
     await h.qbo.update(h.realm, p.qbo_entity, {"Id": qbo_id, "SyncToken": current["SyncToken"]}, sparse=True)
     await p.touch(h.conn, local_id)
-    await h.faults(stale_synctoken_once_for=[p.qbo_entity])
-    out = await h.engine.sync(_ref(h, p, local_id))
+    out = await h.engine.sync(_ref(h, p, local_id))  # stale once (QBO moved): re-read and re-applied
     assert out.kind == Kind.SYNCED and out.action == "update", out
+    after = await h.qbo.read(h.realm, p.qbo_entity, qbo_id)  # type: ignore[arg-type]
+    assert int(after["SyncToken"]) > int(current["SyncToken"]) + 1
     await p.touch(h.conn, local_id)
     await h.faults(stale_synctoken_once_for=[p.qbo_entity, p.qbo_entity])
     out = await h.engine.sync(_ref(h, p, local_id))

@@ -27,7 +27,7 @@ from bottleneck_qbo.sync.parking import Parking
 from bottleneck_qbo.sync.processor import Processor
 from bottleneck_qbo.sync.registry import Registry
 from bottleneck_qbo.sync.source import Source
-from bottleneck_qbo.sync.writer import SyncConflict, WriteResult, Writer
+from bottleneck_qbo.sync.writer import StaleRestart, SyncConflict, WriteResult, Writer
 from mappers.bottleneck import Company
 from mappers.common import MappingError, StaticRefs
 from sinks.qbo.api import QboApi
@@ -91,7 +91,12 @@ class SyncEngine:
         if ref.key in path:
             return self._skipped(ref, SkipReason.CYCLE, f"dependency cycle through {' -> '.join(path)}")
         try:
-            return await self._sync_checked(processor, ref, as_dependency=as_dependency, path=path + (ref.key,))
+            try:
+                return await self._sync_checked(processor, ref, as_dependency=as_dependency, path=path + (ref.key,), run=0)
+            except StaleRestart:
+                # QBO changed under us: start over from Bottleneck's current state (rule 2 and rule 6)
+                log.info("stale SyncToken for %s; re-reading and trying once more", ref)
+                return await self._sync_checked(processor, ref, as_dependency=as_dependency, path=path + (ref.key,), run=1)
         except psycopg.OperationalError as exc:
             # Bottleneck's database is unreachable: nothing is wrong with the document
             return await self._retry(ref, processor, f"database unavailable: {exc}", None)
@@ -101,7 +106,7 @@ class SyncEngine:
             log.exception("unexpected failure syncing %s", ref)
             return await self._dead(ref, processor, f"internal error: {type(exc).__name__}: {exc}", None, ref.company_id)
 
-    async def _sync_checked(self, p: Processor[Any], ref: DocRef, *, as_dependency: bool, path: tuple[str, ...]) -> SyncOutcome:
+    async def _sync_checked(self, p: Processor[Any], ref: DocRef, *, as_dependency: bool, path: tuple[str, ...], run: int) -> SyncOutcome:
         company_id = ref.company_id if ref.company_id is not None else await self.source.company_of(p.table, ref.local_id)
         if company_id is None:
             gone = await self.idmap.find(ref.entity_type, ref.local_id)
@@ -136,7 +141,7 @@ class SyncEngine:
         was_parked = parked is not None
         salt = parked.attempts if parked is not None and parked.state in ("dead", "conflict") else 0
         writer_args = dict(qbo=self.qbo, idmap=self.idmap, processor=p, company_id=company_id, local_id=ref.local_id, realm_id=realm, entry=entry,
-                           today=lambda: self.clock().date(), salt=salt)
+                           today=lambda: self.clock().date(), salt=salt, run=run)
         try:
             if doc is None or p.is_removed(doc):
                 result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]
@@ -187,7 +192,9 @@ class SyncEngine:
             return await self._dead(ref, p, str(exc), None, company_id)
         except SyncConflict as exc:
             return await self._conflict(ref, p, exc.reason, exc.error, company_id)
-        except QboStaleSyncToken as exc:
+        except QboStaleSyncToken as exc:  # from a void or delete
+            if run == 0:
+                raise StaleRestart(str(exc)) from exc
             return await self._conflict(ref, p, f"QuickBooks object changed concurrently: {exc.message}", exc, company_id)
         except QboRateLimited as exc:
             at = self.clock() + timedelta(seconds=exc.retry_after_s)

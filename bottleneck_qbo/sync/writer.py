@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 REMOVED = ("voided", "deleted")
 
 
+class StaleRestart(Exception):
+    """QBO's object changed since we read it (5010). The engine re-reads the document from Bottleneck and
+    the object from QBO and tries once more: re-applying the payload we built before could push an older
+    Bottleneck state over a newer one that another worker has just written."""
+
+
 class SyncConflict(Exception):
     """QBO-side changes keep clashing with ours; the document is parked as a conflict."""
 
@@ -53,8 +59,9 @@ def _quote(value: str) -> str:
 class Writer:
     def __init__(
         self, *, qbo: QboApi, idmap: IdMap, processor: Processor[Any], doc: Any, company_id: int, local_id: int,
-        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today, salt: int = 0,
+        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today, salt: int = 0, run: int = 0,
     ) -> None:
+        self.run = run  # 0, or 1 when the engine re-runs the document after a stale SyncToken
         self.today = today
         # QBO answers a repeated requestid with its first response, faults included: after a 400-class
         # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
@@ -97,7 +104,11 @@ class Writer:
             action = "adopt"
         qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
         body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
-        obj = await self._sparse_update(qbo_id, body, digest, current)
+        # First run: the SyncToken we recorded with our last write, so anything that moved the object since
+        # (a QBO-side edit, another worker) fails as stale instead of being overwritten; after that the engine
+        # re-reads Bottleneck, and the second run reads QBO's current SyncToken.
+        hint = entry.sync_token if entry is not None and current is None and self.run == 0 else None
+        obj = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
         await self._record(obj, digest)
         return WriteResult(action, qbo_id, obj)
 
@@ -130,31 +141,44 @@ class Writer:
         return None
 
     async def _sparse_update(
-        self, qbo_id: str, body: Mapping[str, Any], digest: str, current: Mapping[str, Any] | None
+        self, qbo_id: str, body: Mapping[str, Any], digest: str, current: Mapping[str, Any] | None, *, local_retry: bool,
+        token_hint: str | None = None,
     ) -> Mapping[str, Any]:
+        """Sparse update with the current SyncToken. On a stale SyncToken: with ``local_retry`` (a body
+        that cannot go out of date, e.g. Active:false) re-read and re-apply here; otherwise hand back to
+        the engine (StaleRestart) on the first run, and report a conflict on the second."""
         p = self.processor
         last: QboStaleSyncToken | None = None
-        for attempt in range(2):  # the first try, then re-read once and re-apply (rule 6)
+        for attempt in range(2 if local_retry else 1):
+            if current is None and token_hint is not None:
+                current, token_hint = {"SyncToken": token_hint}, None
             if current is None:
                 try:
                     current = await self.qbo.read(self.realm_id, p.qbo_entity, qbo_id)
                 except QboNotFound as exc:
-                    raise SyncConflict(
-                        f"{p.qbo_entity} {qbo_id} was deleted in QuickBooks; Bottleneck still has it. Delete it in "
-                        "Bottleneck too, or clear its id map entry to create it again", exc,
-                    ) from exc
+                    raise self._deleted_in_qbo(qbo_id, exc) from exc
             token = str(current["SyncToken"])
             try:
                 return await self.qbo.update(
                     self.realm_id, p.qbo_entity, {**body, "Id": qbo_id, "SyncToken": token}, sparse=True,
                     # the attempt is part of the id: QBO answers a repeated requestid with the stale fault again
-                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token, attempt, self.salt),
+                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token, self.run, attempt, self.salt),
                 )
             except QboStaleSyncToken as exc:
                 last, current = exc, None
+            except QboNotFound as exc:
+                raise self._deleted_in_qbo(qbo_id, exc) from exc
+        if not local_retry and self.run == 0:
+            raise StaleRestart(str(last)) from last
         raise SyncConflict(
             f"{p.qbo_entity} {qbo_id} kept changing in QuickBooks while we updated it (stale SyncToken twice); "
             "check recent edits there, then re-drive it", last,
+        )
+
+    def _deleted_in_qbo(self, qbo_id: str, exc: QboError) -> SyncConflict:
+        return SyncConflict(
+            f"{self.processor.qbo_entity} {qbo_id} was deleted in QuickBooks; Bottleneck still has it. Delete it in "
+            "Bottleneck too, or clear its id map entry to create it again", exc,
         )
 
     async def _record(self, obj: Mapping[str, Any], digest: str | None, status: str = "synced") -> None:
@@ -199,7 +223,7 @@ class Writer:
         if p.on_delete == "deactivate":
             if entry.status == "inactive":
                 return WriteResult("none", entry.qbo_id)
-            obj = await self._sparse_update(entry.qbo_id, {"Active": False}, "deactivate", None)
+            obj = await self._sparse_update(entry.qbo_id, {"Active": False}, "deactivate", None, local_retry=True)
             await self._record(obj, None, status="inactive")
             return WriteResult("deactivate", entry.qbo_id, obj)
         try:
@@ -212,7 +236,7 @@ class Writer:
             )
             return WriteResult("none", entry.qbo_id)
         token = str(current["SyncToken"])
-        rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token, self.salt)
+        rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token, self.run, self.salt)
         if p.on_delete == "void":
             obj = await self.qbo.void(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
             status = "voided"

@@ -213,3 +213,31 @@ async def test_manual_mode_dependency_that_failed_is_re_driven(env: Env) -> None
     entry = await env.idmap.get(env.company_id, "invoice", inv)
     assert entry is not None and entry.qbo_id, "the published invoice never reached QBO"
     assert not [x for x in await env.parking.list() if x.ref.company_id == env.company_id]
+
+
+async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env: Env) -> None:
+    """Worker A reads a customer, worker B syncs a newer state of it first; A's write of the older state
+    fails as stale, A re-reads Bottleneck and finds nothing left to do."""
+    from bottleneck_qbo.sync.engine import SyncEngine
+    from bottleneck_qbo.sync.processors.parties import CustomerProcessor
+    from bottleneck_qbo.sync.registry import Registry
+
+    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    created = await env.engine.sync(ref(env, "customer", cust))
+    worker_b = env.engine
+
+    class RacedCustomer(CustomerProcessor):
+        raced = False
+
+        async def write(self, writer, doc, refs):  # type: ignore[no-untyped-def]
+            if not RacedCustomer.raced:  # between A's read and A's write: Bottleneck changes, B syncs it
+                RacedCustomer.raced = True
+                await env.conn.execute("update customers set notes = 'newer' where id = %s", (cust,))
+                assert (await worker_b.sync(ref(env, "customer", cust))).kind == Kind.SYNCED
+            return await super().write(writer, doc, refs)
+
+    await env.conn.execute("update customers set notes = 'older' where id = %s", (cust,))
+    worker_a = SyncEngine(worker_b.source, env.qbo, env.idmap, env.parking, Registry([RacedCustomer()]))
+    out = await worker_a.sync(ref(env, "customer", cust))
+    assert out.ok, out
+    assert (await env.qbo.read(env.realm, "Customer", created.qbo_id))["Notes"] == "newer"  # type: ignore[arg-type]
