@@ -3,8 +3,11 @@
 Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6):
   1. id map entry with the same payload hash -> nothing to do;
   2. no entry -> look the object up by natural key (a previous run may have created it) and adopt it;
-  3. create with a deterministic requestid, or read the current SyncToken and send a sparse update of
-     the fields Bottleneck owns; on a stale SyncToken re-read once and re-apply, else conflict.
+  3. create with a deterministic requestid, or send a sparse update of the fields Bottleneck owns with
+     the SyncToken recorded at our last write. A stale SyncToken (QBO-side edit, or another worker) makes
+     the engine re-read the document from Bottleneck, read QBO's current SyncToken and try once more;
+     stale again is a conflict. (Reading the token right before every update would cost a call and
+     would let a slower worker overwrite a newer state with an older one.)
 """
 
 from __future__ import annotations
