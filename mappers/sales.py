@@ -40,7 +40,7 @@ def sales_order_to_qbo(so: bn.SalesOrder, refs: Refs) -> dict[str, Any]:
         DocNumber=check_doc_number("sales_order", so.id, so.number),
         CustomerRef=q.Ref(value=refs.qbo_id("customer", so.customer_id)),
         TxnDate=so.order_date,
-        ExpirationDate=so.ship_by,
+        ShipDate=so.ship_by,
         PrivateNote=check_len("sales_order", so.id, "memo", so.memo, MAX_PRIVATE_NOTE),
         # Only a closed order is pushed as Closed: QBO closes the estimate itself when it is invoiced,
         # and sending "Pending" for open orders would reopen it.

@@ -134,7 +134,7 @@ class Estimate(QboModel):
     DocNumber: str
     CustomerRef: Ref
     TxnDate: date
-    ExpirationDate: date | None = None
+    ShipDate: date | None = None
     PrivateNote: str | None = None
     TxnStatus: Literal["Pending", "Accepted", "Closed", "Rejected"] | None = None
     Line: list[SalesLine] = Field(min_length=1)

@@ -94,9 +94,10 @@ def _sales_lines() -> list[bn.SalesLine]:
 
 def test_sales_order_to_estimate_orders_lines_and_points_at_lots() -> None:
     so = bn.SalesOrder(id=5, company_id=1, number="SO-1001", customer_id=1, status="open", order_date=date(2026, 4, 1), memo="rush",
-                       lines=_sales_lines())
+                       ship_by=date(2026, 4, 9), lines=_sales_lines())
     body = sales_order_to_qbo(so, REFS)
     assert body["DocNumber"] == "SO-1001" and body["CustomerRef"] == {"value": "58"} and body["TxnDate"] == "2026-04-01"
+    assert body["ShipDate"] == "2026-04-09"
     assert "TxnStatus" not in body and body["PrivateNote"] == "rush"
     first, second = body["Line"]
     assert first["SalesItemLineDetail"]["ItemRef"] == {"value": "19"} and first["Description"] == "first"

@@ -57,7 +57,7 @@ class SalesOrderProcessor(Processor[bn.SalesOrder]):
 
     async def sample(self, conn: Any, company_id: int) -> int:
         customer = await CustomerProcessor().sample(conn, company_id)
-        so = await insert(conn, "insert into sales_orders (company_id, number, customer_id, status, order_date) values (%s, %s, %s, 'open', current_date)",
+        so = await insert(conn, "insert into sales_orders (company_id, number, customer_id, status, order_date, ship_by) values (%s, %s, %s, 'open', current_date, current_date + 7)",
                           (company_id, f"SO-{uuid.uuid4().hex[:8]}", customer))
         await _sample_lines(conn, "sales_order_lines", "sales_order_id", so, company_id)
         return so
