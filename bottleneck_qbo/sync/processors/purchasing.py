@@ -47,7 +47,7 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
 
     async def sample(self, conn: Any, company_id: int) -> int:
         vendor = await VendorProcessor().sample(conn, company_id)
-        po = await insert(conn, "insert into purchase_orders (company_id, number, vendor_id, status, order_date) values (%s, %s, %s, 'open', current_date)",
+        po = await insert(conn, "insert into purchase_orders (company_id, number, vendor_id, status, order_date, expected_on) values (%s, %s, %s, 'open', current_date, current_date + 14)",
                           (company_id, f"PO-{uuid.uuid4().hex[:8]}", vendor))
         item = await sample_item(conn, company_id)
         other = await sample_item(conn, company_id, "non_tracking")
@@ -103,7 +103,7 @@ class BillProcessor(Processor[bn.Bill]):
         po = await PurchaseOrderProcessor().sample(conn, company_id)
         cur = await conn.execute("select vendor_id from purchase_orders where id = %s", (po,))
         vendor = (await cur.fetchone())[0]
-        bill = await insert(conn, "insert into bills (company_id, number, vendor_id, purchase_order_id, status, bill_date) values (%s, %s, %s, %s, 'open', current_date)",
+        bill = await insert(conn, "insert into bills (company_id, number, vendor_id, purchase_order_id, status, bill_date, due_date) values (%s, %s, %s, %s, 'open', current_date, current_date + 30)",
                             (company_id, f"B-{uuid.uuid4().hex[:8]}", vendor, po))
         cur = await conn.execute("select id, item_id, quantity, unit_cost from purchase_order_lines where purchase_order_id = %s order by line_no", (po,))
         po_lines = await cur.fetchall()

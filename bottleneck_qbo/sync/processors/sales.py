@@ -99,7 +99,7 @@ class InvoiceProcessor(Processor[bn.Invoice]):
 
     async def sample(self, conn: Any, company_id: int) -> int:
         customer = await CustomerProcessor().sample(conn, company_id)
-        inv = await insert(conn, "insert into invoices (company_id, number, customer_id, status, issue_date) values (%s, %s, %s, 'open', current_date)",
+        inv = await insert(conn, "insert into invoices (company_id, number, customer_id, status, issue_date, due_date) values (%s, %s, %s, 'open', current_date, current_date + 30)",
                            (company_id, f"INV-{uuid.uuid4().hex[:8]}", customer))
         await _sample_lines(conn, "invoice_lines", "invoice_id", inv, company_id)
         return inv
