@@ -93,6 +93,10 @@ class LotWithItem(Row):
     lot: Lot
     item: Item
 
+    @property
+    def company_id(self) -> int:
+        return self.lot.company_id
+
 
 class SalesLine(Row):
     id: int

@@ -142,6 +142,10 @@ class SyncEngine:
         salt = parked.attempts if parked is not None and parked.state in ("dead", "conflict") else 0
         writer_args = dict(qbo=self.qbo, idmap=self.idmap, processor=p, company_id=company_id, local_id=ref.local_id, realm_id=realm, entry=entry,
                            today=lambda: self.clock().date(), salt=salt, run=run)
+        owner = getattr(doc, "company_id", company_id)
+        if owner != company_id:
+            # e.g. a publish request naming another company's document: never cross tenants
+            return await self._dead(ref, p, f"{ref.entity_type} {ref.local_id} belongs to company {owner}, not {company_id}", None, None)
         try:
             if doc is None or p.is_removed(doc):
                 result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]

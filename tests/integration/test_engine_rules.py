@@ -241,3 +241,12 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
     out = await worker_a.sync(ref(env, "customer", cust))
     assert out.ok, out
     assert (await env.qbo.read(env.realm, "Customer", created.qbo_id))["Notes"] == "newer"  # type: ignore[arg-type]
+
+
+async def test_publish_request_never_crosses_companies(env: Env) -> None:
+    other = await one(env, "insert into companies (name, qbo_realm_id) values ('other', %s) returning id", f"x{env.realm}")
+    theirs = await REGISTRY.get("customer").sample(env.conn, other)  # type: ignore[union-attr]
+    forged = route("qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs})[0]
+    out = await env.engine.sync(forged)
+    assert out.kind == Kind.DEAD and f"belongs to company {other}" in (out.reason or "")
+    assert await env.writes() == 0
