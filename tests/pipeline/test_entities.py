@@ -81,7 +81,7 @@ async def test_draft_then_open_estimate_then_invoice_closes_it(pipeline: Pipelin
     est = await qbo.wait_one("Estimate", f"DocNumber = 'SO-{t}'")
     assert dec(est["TotalAmt"]) == Decimal("40.00")
 
-    inv = seed.invoice(db, company.id, f"INV-{t}", cust, lines, sales_order_id=so)
+    seed.invoice(db, company.id, f"INV-{t}", cust, lines, sales_order_id=so)
     invoice = await qbo.wait_one("Invoice", f"DocNumber = 'INV-{t}'")
     assert {"TxnId": est["Id"], "TxnType": "Estimate"} in [
         {"TxnId": link["TxnId"], "TxnType": link["TxnType"]} for link in invoice.get("LinkedTxn", [])
@@ -92,7 +92,6 @@ async def test_draft_then_open_estimate_then_invoice_closes_it(pipeline: Pipelin
     assert line_items == [f"Cold Brew {t} / L1", f"Discount {t}"], "a line with a known lot points at the lot's item"
     await qbo.wait_one("Estimate", f"DocNumber = 'SO-{t}'", check=lambda e: e.get("TxnStatus") == "Closed")
     assert await qbo.writes("Invoice") == 1, "header and lines in one transaction make one QBO write"
-    assert inv > 0
 
 
 async def test_invoice_inserted_with_its_new_customer_in_one_transaction(db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
