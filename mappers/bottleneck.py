@@ -76,6 +76,12 @@ class Item(Row):
     created_at: datetime | None = None
 
 
+class ItemWithLots(Item):
+    """An item with the ids of its lots (their QBO names, skus and Active flag derive from the item)."""
+
+    lot_ids: list[int] = Field(default_factory=list)
+
+
 class Lot(Row):
     id: int
     company_id: int

@@ -250,3 +250,16 @@ async def test_publish_request_never_crosses_companies(env: Env) -> None:
     out = await env.engine.sync(forged)
     assert out.kind == Kind.DEAD and f"belongs to company {other}" in (out.reason or "")
     assert await env.writes() == 0
+
+
+async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
+    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    assert (await env.engine.sync(ref(env, "lot", lot))).kind == Kind.SYNCED
+    item = await one(env, "select item_id from lots where id = %s", lot)
+    code = await one(env, "select lot_code from lots where id = %s", lot)
+    await env.conn.execute("update items set name = 'Renamed widget', sku = 'RW-1' where id = %s", (item,))
+    for r in route("items", "u", None, {"id": item, "company_id": env.company_id, "kind": "inventory"}):
+        assert (await env.engine.sync(r)).ok
+    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)  # type: ignore[arg-type, union-attr]
+    assert lot_item["Name"] == f"Renamed widget / {code}" and lot_item["Sku"] == f"RW-1-{code}"
+    assert lot_item["FullyQualifiedName"] == f"Renamed widget:Renamed widget / {code}"

@@ -55,15 +55,26 @@ class ItemCategoryProcessor(Processor[bn.Item]):
         await conn.execute("update items set name = name || 'x', updated_at = now() where id = %s", (local_id,))
 
 
-class ItemProcessor(Processor[bn.Item]):
+class ItemProcessor(Processor[bn.ItemWithLots]):
     entity_type = "item"
     qbo_entity = "Item"
     table = "items"
-    model = bn.Item
+    model = bn.ItemWithLots
     sources = {"items": "id"}
     natural_key = "Name"
     on_delete = "deactivate"
     create_only = CREATE_ONLY
+
+    async def load(self, db: Snapshot, local_id: int) -> bn.ItemWithLots | None:
+        row = await db.one("select * from items where id = %s", (local_id,))
+        if row is None:
+            return None
+        lots = await db.all("select id from lots where item_id = %s order by id", (local_id,))
+        return bn.ItemWithLots.model_validate(row | {"lot_ids": [r["id"] for r in lots]})
+
+    async def after_sync(self, doc: bn.ItemWithLots, qbo_object: Mapping[str, Any]) -> list[DocRef]:
+        # a renamed or deactivated item renames / deactivates its lot items too
+        return [dep("lot", lot_id) for lot_id in doc.lot_ids]
 
     def dependencies(self, doc: bn.Item) -> list[DocRef]:
         return [dep("item_category", doc.id)] if doc.kind == "inventory" else []
