@@ -1,3 +1,3 @@
 """Shared pytest plugins (each concern adds its module here)."""
 
-pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.pipeline"]
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.pipeline", "tests.fixtures.private_pg"]

@@ -6,15 +6,10 @@ Import the fixtures into a test module with ``from tests.integration.sync_suppor
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +24,6 @@ from bottleneck_qbo.sync.idmap import IdMap
 from bottleneck_qbo.sync.parking import Parking
 from bottleneck_qbo.sync.registry import REGISTRY
 from bottleneck_qbo.sync.source import Source
-from infra.migrations import apply as apply_migrations
 from infra.qbo_sandbox.app import create_app
 from infra.qbo_sandbox.config import SandboxConfig
 from sinks.qbo.auth import InMemoryTokenStore, TokenManager
@@ -41,15 +35,6 @@ __all__ = ["sync_pg_dsn", "sandbox_url", "env", "Env"]
 SANDBOX_TOKEN = "sync-tests-static-token"
 
 
-def _bin(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    pytest.fail(f"PostgreSQL's {name} is required for this test (apt-get install postgresql)")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,24 +42,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def sync_pg_dsn() -> Iterator[str]:
-    """A private cluster (initdb on a free port) with infra/migrations applied; torn down after."""
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        as_user = ["runuser", "-u", "postgres" if subprocess.run(["id", "postgres"], capture_output=True).returncode == 0 else "nobody", "--"]
-    base = Path(tempfile.mkdtemp(prefix="bq-sync-pg-"))
-    os.chmod(base, 0o777)
-    data, port = base / "data", _free_port()
-    subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "bq", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], check=True, capture_output=True)
-    dsn = f"postgresql://bq@127.0.0.1:{port}/postgres"
-    try:
-        apply_migrations(dsn)
-        yield dsn
-    finally:
-        subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+def sync_pg_dsn(private_pg_dsn: str) -> str:
+    """A private cluster with infra/migrations applied (tests/fixtures/private_pg.py): no worker writes there."""
+    return private_pg_dsn
 
 
 @pytest_asyncio.fixture(loop_scope="function")

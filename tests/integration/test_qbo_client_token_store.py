@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -19,40 +12,10 @@ from sinks.qbo.auth import PostgresTokenStore, TokenSet
 pytestmark = pytest.mark.integration
 
 
-def _bin(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    pytest.fail(f"PostgreSQL's {name} is required for this test (apt-get install postgresql)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def pg_dsn() -> Iterator[str]:
-    # initdb refuses to run as root: run the cluster as the unprivileged 'postgres' or 'nobody' user.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        user = "postgres" if shutil.which("runuser") and subprocess.run(["id", "postgres"], capture_output=True).returncode == 0 else "nobody"
-        as_user = ["runuser", "-u", user, "--"]
-    base = Path(tempfile.mkdtemp(prefix="bq-tokens-pg-"))
-    os.chmod(base, 0o777)
-    data, port = base / "data", _free_port()
-    subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "bq", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql://bq@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+@pytest.fixture
+def pg_dsn(private_pg_dsn: str) -> str:
+    """A private cluster (tests/fixtures/private_pg.py); qbo_sync.oauth_tokens comes from the migrations."""
+    return private_pg_dsn
 
 
 async def test_tokens_round_trip_and_rotation_upserts(pg_dsn: str) -> None:
