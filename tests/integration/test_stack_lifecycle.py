@@ -1,4 +1,5 @@
-"""`stack up|status` behaviour a user relies on: idempotent up, status JSON, clear errors."""
+"""`stack up` errors a user relies on: a taken port, a missing prerequisite, a crashing component.
+(Idempotent `up` and the status JSON of the whole running product: tests/pipeline/test_stack_status.py.)"""
 
 from __future__ import annotations
 
@@ -18,26 +19,6 @@ from infra.stack import Kafka, PortTaken, StackStatus
 pytestmark = pytest.mark.integration
 
 CLI = [sys.executable, "-c", "from bottleneck_qbo.cli import main; main()"]
-
-
-def test_up_twice_is_harmless(stack: StackStatus, stack_settings: Settings) -> None:
-    before = stack_api.status(stack_settings)
-    again = stack_api.up(stack_settings)
-    assert before.all_running and again.all_running
-    # Nothing was restarted.
-    assert {k: v.pid for k, v in again.details.items()} == {k: v.pid for k, v in before.details.items()}
-
-
-def test_status_json(stack: StackStatus) -> None:
-    out = subprocess.run([*CLI, "stack", "status", "--json"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
-    assert data["kafka_bootstrap"] == stack.kafka_bootstrap
-    assert data["connect_url"] == stack.connect_url
-    assert data["postgres_dsn"].startswith("postgresql://bottleneck:***@")
-    assert data["components"] == {
-        "postgres": "running", "kafka": "running", "connect": "running", "connector:bottleneck-postgres": "running",
-    }
 
 
 def test_a_port_held_by_another_process_is_reported(tmp_path: Path) -> None:
