@@ -124,6 +124,8 @@ class SalesOrder(Row):
     ship_by: date | None = None
     memo: str | None = None
     lines: list[SalesLine] = Field(default_factory=list)
+    # Not a column: whether a published invoice is linked to this order (read with it in one snapshot).
+    invoiced: bool = False
 
 
 class Invoice(Row):
@@ -161,6 +163,8 @@ class PurchaseOrder(Row):
     expected_on: date | None = None
     memo: str | None = None
     lines: list[PurchaseLine] = Field(default_factory=list)
+    # Not a column: whether a published bill is linked to this order (read with it in one snapshot).
+    billed: bool = False
 
 
 class Bill(Row):

@@ -51,6 +51,30 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     assert (await env.stats())["writes"]["InventoryAdjustment"]["create"] >= 1
 
 
+async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(env: Env) -> None:
+    """Invoicing closes the sales order in the same transaction; Debezium's events for the two tables can
+    reach the sync in either order. The estimate must end Closed AND linked to the invoice."""
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    assert (await env.engine.sync(ref(env, "sales_order", so))).kind == Kind.SYNCED
+    async with env.conn.transaction():
+        cur = await env.conn.execute(
+            "insert into invoices (company_id, number, customer_id, sales_order_id, status, issue_date) "
+            "select company_id, 'INV-RACE', customer_id, id, 'open', current_date from sales_orders where id = %s returning id", (so,))
+        inv = (await cur.fetchone())[0]
+        await env.conn.execute(
+            "insert into invoice_lines (invoice_id, line_no, item_id, lot_id, quantity, unit_price) "
+            "select %s, line_no, item_id, lot_id, quantity, unit_price from sales_order_lines where sales_order_id = %s", (inv, so))
+        await env.conn.execute("update sales_orders set status = 'closed' where id = %s", (so,))
+    # the order's change first, then the invoice's
+    assert (await env.engine.sync(ref(env, "sales_order", so))).ok
+    out = await env.engine.sync(ref(env, "invoice", inv))
+    assert out.kind == Kind.SYNCED, out.reason
+    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id  # type: ignore[union-attr]
+    invoice = await env.qbo.read(env.realm, "Invoice", out.qbo_id)  # type: ignore[arg-type]
+    assert {"TxnId": estimate_id, "TxnType": "Estimate"} in invoice.get("LinkedTxn", [])
+    assert (await env.qbo.read(env.realm, "Estimate", estimate_id))["TxnStatus"] == "Closed"  # type: ignore[arg-type]
+
+
 async def test_bill_links_po_lines_and_closes_po(env: Env) -> None:
     bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)  # type: ignore[union-attr]
     out = await env.engine.sync(ref(env, "bill", bill))

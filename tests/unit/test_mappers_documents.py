@@ -105,6 +105,10 @@ def test_sales_order_to_estimate_orders_lines_and_points_at_lots() -> None:
     assert second["Amount"] == D("20.01")
     closed = sales_order_to_qbo(so.model_copy(update={"status": "closed"}), REFS)
     assert closed["TxnStatus"] == "Closed"
+    # An invoiced order is closed by QBO when the invoice links to it; closing it first would make QBO
+    # ignore that link.
+    invoiced = sales_order_to_qbo(so.model_copy(update={"status": "closed", "invoiced": True}), REFS)
+    assert "TxnStatus" not in invoiced
 
 
 def test_invoice_links_its_estimate_only_when_synced() -> None:
@@ -137,6 +141,8 @@ def test_purchase_order() -> None:
     assert [ln["Amount"] for ln in body["Line"]] == [D("40.00"), D("3.33")]
     assert body["Line"][0]["ItemBasedExpenseLineDetail"] == {"ItemRef": {"value": "19"}, "Qty": D(10), "UnitPrice": D(4)}
     assert purchase_order_to_qbo(po.model_copy(update={"status": "closed"}), REFS)["POStatus"] == "Closed"
+    # A billed order is closed by QBO when the bill links to it; QBO drops links to closed POs.
+    assert "POStatus" not in purchase_order_to_qbo(po.model_copy(update={"status": "closed", "billed": True}), REFS)
 
 
 def test_bill_links_each_line_to_its_po_line() -> None:

@@ -34,7 +34,8 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
             "select id, line_no, item_id, description, quantity, unit_cost from purchase_order_lines "
             "where purchase_order_id = %s order by line_no", (local_id,),
         )
-        return bn.PurchaseOrder.model_validate(head | {"lines": lines})
+        billed = await db.one("select exists (select 1 from bills where purchase_order_id = %s and status <> 'draft') as x", (local_id,))
+        return bn.PurchaseOrder.model_validate(head | {"lines": lines, "billed": bool(billed and billed["x"])})
 
     def dependencies(self, doc: bn.PurchaseOrder) -> list[DocRef]:
         return [dep("vendor", doc.vendor_id), *line_item_deps(doc.lines)]

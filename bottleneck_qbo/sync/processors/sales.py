@@ -44,7 +44,8 @@ class SalesOrderProcessor(Processor[bn.SalesOrder]):
         if head is None:
             return None
         lines = await db.all(_LINES.format(table="sales_order_lines", fk="sales_order_id"), (local_id,))
-        return bn.SalesOrder.model_validate(head | {"lines": lines})
+        invoiced = await db.one("select exists (select 1 from invoices where sales_order_id = %s and status <> 'draft') as x", (local_id,))
+        return bn.SalesOrder.model_validate(head | {"lines": lines, "invoiced": bool(invoiced and invoiced["x"])})
 
     def dependencies(self, doc: bn.SalesOrder) -> list[DocRef]:
         return [dep("customer", doc.customer_id), *line_item_deps(doc.lines)]
