@@ -43,6 +43,10 @@ from sinks.qbo.errors import (
 log = logging.getLogger("bottleneck_qbo.sync")
 
 
+# Longest wait between two attempts of a document parked by a realm-wide configuration problem.
+CONFIG_RETRY_MAX_S = 3600.0
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -209,8 +213,13 @@ class SyncEngine:
             return await self._retry(ref, p, f"QuickBooks is failing: {exc.message}", exc)
         except QboConfigError as exc:
             # realm-wide (revoked token, missing account, feature not enabled): dead-lettering every document
-            # of the realm would only make work; park them and keep trying slowly until a person fixes it
-            at = self.clock() + timedelta(seconds=self.retry_max_delay_s)
+            # of the realm would only make work; park them and keep trying, ever more slowly (doubling up to
+            # CONFIG_RETRY_MAX_S), until a person fixes it: `connect` and `resync` bring them back at once.
+            # A flat short delay re-drove every document of every broken realm each minute and starved the
+            # healthy realms sharing the worker.
+            attempts = await self.parking.attempts(ref)
+            delay = min(self.retry_max_delay_s * 2 ** min(attempts, 16), max(CONFIG_RETRY_MAX_S, self.retry_max_delay_s))
+            at = self.clock() + timedelta(seconds=delay)
             reason = f"QuickBooks configuration problem (a person must act): {exc.message}"
             await self.parking.park(ref, "retry", reason, next_attempt_at=at, fault=exc.to_dict())
             log.error("config problem for realm %s, %s parked: %s", realm, ref, exc.message)

@@ -263,3 +263,28 @@ async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
     lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)  # type: ignore[arg-type, union-attr]
     assert lot_item["Name"] == f"Renamed widget / {code}" and lot_item["Sku"] == f"RW-1-{code}"
     assert lot_item["FullyQualifiedName"] == f"Renamed widget:Renamed widget / {code}"
+
+
+async def test_a_realm_without_credentials_parks_its_documents_ever_more_slowly(env: Env) -> None:
+    """A realm-wide configuration problem (here: no OAuth tokens) parks each document instead of
+    dead-lettering it, and backs off exponentially so broken realms cannot starve healthy ones."""
+    from bottleneck_qbo.sync.engine import SyncEngine
+    from sinks.qbo.auth import InMemoryTokenStore, TokenManager
+    from sinks.qbo.client import QboClient, RetryPolicy
+
+    no_tokens = QboClient(base_url=env.sandbox, token_manager=TokenManager(InMemoryTokenStore(), None),
+                          retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0))
+    engine = SyncEngine(env.engine.source, no_tokens, env.idmap, env.parking, REGISTRY, retry_max_delay_s=10)
+    customer = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    try:
+        delays = []
+        for _ in range(3):
+            out = await engine.sync(ref(env, "customer", customer))
+            assert out.kind == Kind.RETRY_LATER and "configuration problem" in (out.reason or "")
+            parked = await env.parking.get(ref(env, "customer", customer))
+            assert parked is not None and parked.state == "retry"
+            delays.append((out.retry_at - engine.clock()).total_seconds())  # type: ignore[operator]
+        assert delays[0] < delays[1] < delays[2]
+        assert (await env.stats())["writes_total"] == 0
+    finally:
+        await no_tokens.aclose()
