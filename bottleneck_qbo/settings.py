@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     qbo_rate_window_s: float = Field(default=60.0, gt=0, description="window of qbo_requests_per_minute / qbo_batch_per_minute")
     qbo_rate_limit_wait_s: float = Field(default=60.0, ge=0, description="pause of a realm after a 429 without Retry-After (Intuit: 60 s)")
     qbo_rate_limit_max_retries: int = Field(default=10, ge=0, description="429s absorbed per request before raising QboRateLimited")
+    qbo_local_wait_max_s: float | None = Field(default=None, ge=0, description="longest wait for a realm's own request budget before raising QboRateLimited (None: wait)")
     qbo_retry_max_attempts: int = Field(default=4, ge=0, description="resends after 5xx/timeouts (reads, and writes carrying a requestid)")
     qbo_retry_base_delay_s: float = Field(default=0.5, ge=0)
     qbo_retry_max_delay_s: float = Field(default=20.0, ge=0)

@@ -115,7 +115,7 @@ def _inbound_qbo_client(shared: QboClient) -> QboClient:
         minor_version=shared.minor_version,
         timeout_s=settings.qbo_timeout_s,
         limiters=shared.limiters,
-        retry=RetryPolicy(max_attempts=0, rate_limit_max_retries=0),
+        retry=RetryPolicy(max_attempts=0, rate_limit_max_retries=0, local_wait_max_s=shared.retry.local_wait_max_s),
         stats=shared.stats,
     )
 

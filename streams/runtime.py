@@ -26,9 +26,13 @@ _COMPANY_CACHE_SIZE = 100_000
 
 
 def worker_qbo_settings(settings: Settings) -> Settings:
-    """The worker never waits out a 429 inside an agent: the engine parks the document and the realm
-    is retried later, so one throttled realm cannot hold up the others sharing its partition."""
-    return settings.model_copy(update={"qbo_rate_limit_max_retries": 0})
+    """The worker never waits out a 429, nor a realm's spent request budget, inside an agent: the
+    engine parks the document until the realm's budget frees up, so one busy or throttled realm cannot
+    hold up the others sharing its partition. (Waits up to a second just pace the calls.)"""
+    update: dict[str, object] = {"qbo_rate_limit_max_retries": 0}
+    if settings.qbo_local_wait_max_s is None:
+        update["qbo_local_wait_max_s"] = 1.0
+    return settings.model_copy(update=update)
 
 
 class Runtime:

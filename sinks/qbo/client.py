@@ -35,7 +35,7 @@ from sinks.qbo.errors import (
 )
 from sinks.qbo.fault_parser import faults_from_json, parse_error_body
 from sinks.qbo.jsonutil import JsonEncodeError, dumps, loads
-from sinks.qbo.limiter import LimiterConfig, LimiterRegistry, shared_limiter_registry
+from sinks.qbo.limiter import LimiterConfig, LimiterRegistry, RealmBusy, shared_limiter_registry
 from sinks.qbo.stats import QboStats
 from sinks.qbo.validation import validate_body
 
@@ -67,12 +67,15 @@ class RetryPolicy:
         max_delay_s: float = 20.0,
         rate_limit_wait_s: float = 60.0,
         rate_limit_max_retries: int = 10,
+        local_wait_max_s: float | None = None,
     ) -> None:
         self.max_attempts = max_attempts
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.rate_limit_wait_s = rate_limit_wait_s
         self.rate_limit_max_retries = rate_limit_max_retries
+        # Longest wait for the realm's own request budget before raising QboRateLimited (None: wait).
+        self.local_wait_max_s = local_wait_max_s
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
@@ -221,6 +224,7 @@ class QboClient:
             max_delay_s=settings.qbo_retry_max_delay_s,
             rate_limit_wait_s=settings.qbo_rate_limit_wait_s,
             rate_limit_max_retries=settings.qbo_rate_limit_max_retries,
+            local_wait_max_s=settings.qbo_local_wait_max_s,
         )
         return cls(
             base_url=settings.qbo_base_url,
@@ -274,11 +278,15 @@ class QboClient:
                 raise QboRateLimited(message="QBO realm is paused after a 429; not sent", status=429,
                                      request=label, retry_after_s=paused)
             try:
-                async with limiter.slot(batch=batch, weight=weight):
+                async with limiter.slot(batch=batch, weight=weight, max_wait_s=self.retry.local_wait_max_s):
                     response = await self._http.request(
                         method, url, params=query, content=content, headers=headers,
                         extensions={REALM_EXTENSION: realm_id},
                     )
+            except RealmBusy as busy:
+                # Our own limiter says the realm's budget is spent for longer than this caller will wait.
+                raise QboRateLimited(message="QBO realm at its request budget; not sent", status=None,
+                                     request=label, retry_after_s=busy.wait_s) from None
             except QboError:
                 raise  # from the auth flow: missing tokens, refresh refused (invalid_grant -> config)
             except httpx.TransportError as exc:

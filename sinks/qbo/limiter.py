@@ -62,6 +62,14 @@ class _RollingWindow:
         return sum(1 for t in self._sent if t > now - self.window_s)
 
 
+class RealmBusy(Exception):
+    """The realm's budget (or a pause after a 429) frees up only in ``wait_s`` seconds."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"realm budget frees up in {wait_s:.1f} s")
+        self.wait_s = wait_s
+
+
 class RealmLimiter:
     """Limits for one realm. Use ``async with limiter.slot(batch=False): ...`` around each HTTP call."""
 
@@ -83,28 +91,35 @@ class RealmLimiter:
         """Stop this realm's new requests for ``seconds`` (after a 429); never shortens an existing pause."""
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
-    async def _admit(self, batch: bool, weight: int) -> None:
+    async def _admit(self, batch: bool, weight: int, max_wait_s: float | None) -> None:
+        def wait_for(seconds: float) -> float:
+            if max_wait_s is not None and seconds > max_wait_s:
+                raise RealmBusy(seconds)
+            return seconds
+
         while True:
             if (paused := self.paused_for) > 0:
-                await asyncio.sleep(paused)
+                await asyncio.sleep(wait_for(paused))
                 continue
             if batch:
                 # Check the batch window first so a refused batch does not consume a request slot.
                 if (wait := self._batches.wait_time()) > 0:
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(wait_for(wait))
                     continue
             if (wait := self._requests.wait_time(weight)) > 0:
                 if batch:
                     self._batches.give_back()  # give the batch slot back; we retry both together
-                await asyncio.sleep(wait)
+                await asyncio.sleep(wait_for(wait))
                 continue
             return
 
     @asynccontextmanager
-    async def slot(self, *, batch: bool = False, weight: int = 1) -> AsyncIterator[None]:
-        """``weight``: units of the per-minute budget this call uses (QBO meters each batch item as a request)."""
+    async def slot(self, *, batch: bool = False, weight: int = 1, max_wait_s: float | None = None) -> AsyncIterator[None]:
+        """``weight``: units of the per-minute budget this call uses (QBO meters each batch item as a request).
+        ``max_wait_s``: raise ``RealmBusy`` instead of waiting longer than this for the realm's budget (a
+        caller that parks work rather than sleeping on it; None waits as long as needed)."""
         async with self._semaphore:
-            await self._admit(batch, weight)
+            await self._admit(batch, weight, max_wait_s)
             self.in_flight += 1
             try:
                 yield

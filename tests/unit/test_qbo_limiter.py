@@ -118,3 +118,22 @@ async def test_batch_weight_counts_each_item_against_the_request_window() -> Non
     assert sorted(w for _, w in units) == [1, 3, 3, 5]
     for start, _ in units:
         assert sum(w for t, w in units if start <= t < start + 0.3) <= 5
+
+
+async def test_a_caller_that_will_not_wait_is_told_when_the_budget_frees_up() -> None:
+    from sinks.qbo.limiter import RealmBusy
+
+    limiter = RealmLimiter(LimiterConfig(requests_per_window=2, max_concurrency=10, window_s=30.0, safety_margin_s=0.0))
+    for _ in range(2):
+        async with limiter.slot(max_wait_s=1.0):
+            pass
+    with pytest.raises(RealmBusy) as busy:
+        async with limiter.slot(max_wait_s=1.0):
+            raise AssertionError("admitted past the budget")
+    assert 29.0 < busy.value.wait_s <= 30.0
+    # a caller willing to wait for a short gap is paced, not refused
+    short = RealmLimiter(LimiterConfig(requests_per_window=1, max_concurrency=10, window_s=0.2, safety_margin_s=0.0))
+    async with short.slot(max_wait_s=1.0):
+        pass
+    async with short.slot(max_wait_s=1.0):
+        pass
