@@ -75,7 +75,7 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
         for ref in refs:
             try:
                 resolved = await _resolve_company(rt, ref)
-            except Exception as exc:  # an agent that raises stops consuming: park the record instead
+            except Exception as exc:  # an agent that raises stops consuming: dead-letter the record instead
                 log.exception("route: cannot resolve the company of %s", ref)
                 await dead_letter(
                     DeadLetter(stage="route", failure_type="internal_error", reason=f"resolving {ref}: {exc}", original=original())
@@ -97,7 +97,7 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
             await documents_topic.send(key=touch.key(), value=touch.to_bytes())
 
 
-async def _resolve_company(rt: "Runtime", ref: DocRef) -> DocRef | None:
+async def _resolve_company(rt: Runtime, ref: DocRef) -> DocRef | None:
     """Postgres being briefly unreachable is not the record's fault: retry a few times before giving up."""
     for attempt in range(5):
         try:

@@ -116,10 +116,13 @@ def resnapshot(
     where: Annotated[Optional[str], typer.Option(help="SQL filter, e.g. \"company_id = 3\"")] = None,
 ) -> None:
     """Ask Debezium for an incremental snapshot of tables (or matching rows) via its signal table."""
+    import connectors
     from bottleneck_qbo.ops.resync import request_incremental_snapshot
-    from infra.stack.connector import SIGNAL_TABLE
 
-    signal = request_incremental_snapshot(get_settings().postgres_dsn, SIGNAL_TABLE, table, where)
+    s = get_settings()
+    # The signal table is wherever the connector is told to read signals from (one source of truth).
+    signal_table = connectors.load(s.connector_name)["signal.data.collection"]
+    signal = request_incremental_snapshot(s.postgres_dsn, signal_table, table, where)
     typer.echo(f"snapshot requested ({signal})")
 
 
