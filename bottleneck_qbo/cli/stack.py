@@ -10,7 +10,7 @@ import typer
 
 from bottleneck_qbo.settings import get_settings
 from infra import migrations
-from infra.stack import StackError, StackStatus, down, ensure_topics, status, up
+from infra.stack import Component, StackError, StackStatus, components, down, ensure_topics, status, up
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -59,11 +59,25 @@ def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status 
         typer.echo(f"stack up in {time.monotonic() - t0:.1f}s")
 
 
+def _only(names: list[str] | None) -> list[Component] | None:
+    """The components named (e.g. ``--only worker``), or None for all; an unknown name is an error."""
+    if not names:
+        return None
+    parts = components(get_settings())
+    known = {c.name: c for c in parts}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown component(s) {unknown}; known: {', '.join(known)}", param_hint="--only")
+    return [c for c in parts if c.name in names]
+
+
 @app.command("down")
-def down_cmd() -> None:
+def down_cmd(
+    only: list[str] = typer.Option(None, "--only", help="stop only this component (repeatable), e.g. --only worker"),
+) -> None:
     """Stop the stack's processes (data stays under the run directory)."""
     try:
-        stopped = down(get_settings())
+        stopped = down(get_settings(), _only(only))
     except StackError as exc:
         _fail(exc)
         return
