@@ -61,7 +61,8 @@ def _resync(company: int, entities: list[str] | None) -> None:
 
     s = get_settings()
     refs = company_refs(s.postgres_dsn, company, entities)
-    n = enqueue_documents(s.kafka_bootstrap, s.documents_topic, refs)
+    with typer.progressbar(length=len(refs), label=f"queueing company {company}'s documents") as bar:
+        n = enqueue_documents(s.kafka_bootstrap, s.documents_topic, refs, progress=bar.update)
     typer.echo(f"queued {n} document(s) of company {company} for sync")
 
 

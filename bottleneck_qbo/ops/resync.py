@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 from kafka import KafkaProducer
@@ -47,7 +47,10 @@ def company_refs(dsn: str, company_id: int, entity_types: Iterable[str] | None =
     return refs
 
 
-def enqueue_documents(bootstrap: str, topic: str, refs: Iterable[DocRef], *, origin: str = "resync") -> int:
+def enqueue_documents(
+    bootstrap: str, topic: str, refs: Iterable[DocRef], *, origin: str = "resync", progress: Callable[[int], None] | None = None
+) -> int:
+    """Write a document touch per ref; ``progress(1)`` after each (the CLI draws a progress bar)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     n = 0
     try:
@@ -55,6 +58,8 @@ def enqueue_documents(bootstrap: str, topic: str, refs: Iterable[DocRef], *, ori
             touch = DocumentTouch(ref=ref, origin=Origin(topic=origin))
             producer.send(topic, key=touch.key(), value=touch.to_bytes())
             n += 1
+            if progress is not None:
+                progress(1)
         producer.flush()
     finally:
         producer.close()
