@@ -101,6 +101,7 @@ async def _resolve_company(rt: Runtime, ref: DocRef) -> DocRef | None:
     """Postgres being briefly unreachable is not the record's fault: retry a few times before giving up."""
     for attempt in range(5):
         try:
+            await rt.heal()
             return await rt.resolve_company(ref)
         except psycopg.OperationalError:
             if attempt == 4:
@@ -127,8 +128,14 @@ def _coalesce(touches: list[DocumentTouch]) -> "OrderedDict[int, OrderedDict[tup
 async def _sync_company(docs: "OrderedDict[tuple[str, int], DocumentTouch]") -> None:
     rt = await get_runtime()
     for touch in docs.values():
+        await rt.heal()
         try:
-            outcome = await rt.engine.sync(touch.ref)
+            try:
+                outcome = await rt.engine.sync(touch.ref)
+            except psycopg.OperationalError:
+                # the engine's own bookkeeping connection broke too: reconnect and try the document once more
+                await rt.heal()
+                outcome = await rt.engine.sync(touch.ref)
         except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
             log.exception("sync: unexpected error on %s", touch.ref)
             await dead_letter(
@@ -191,6 +198,7 @@ async def redrive_parked() -> None:
     Every worker runs this: ``redrive_due`` leases each row, so two workers never re-drive the same one
     (and Faust's ``on_leader`` needs an assignor topic we do not declare)."""
     rt = await get_runtime()
+    await rt.heal()
     for ref in await rt.engine.redrive_due():
         touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))
         await documents_topic.send(key=touch.key(), value=touch.to_bytes())

@@ -36,34 +36,52 @@ def worker_qbo_settings(settings: Settings) -> Settings:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, source: Source, idmap: IdMap, parking: Parking, qbo: QboClient) -> None:
+    def __init__(self, settings: Settings, qbo: QboClient) -> None:
         self.settings = settings
-        self.source = source
-        self.idmap = idmap
-        self.parking = parking
         self.qbo = qbo
         self.registry = REGISTRY
-        self.engine = SyncEngine(
-            source,
-            qbo,
-            idmap,
-            parking,
-            REGISTRY,
-            retry_base_delay_s=settings.retry_base_delay_s,
-            retry_max_delay_s=settings.retry_max_delay_s,
-            retry_max_attempts=settings.retry_max_attempts,
-        )
         # A document's company never changes: remember it instead of asking Postgres per line event.
         self._company_of: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._heal_lock = asyncio.Lock()
+
+    async def _connect(self) -> None:
+        dsn = self.settings.postgres_dsn
+        self.source = await Source.connect(dsn)
+        self.idmap = await IdMap.connect(dsn)
+        self.parking = await Parking.connect(dsn)
+        self.engine = SyncEngine(
+            self.source,
+            self.qbo,
+            self.idmap,
+            self.parking,
+            REGISTRY,
+            retry_base_delay_s=self.settings.retry_base_delay_s,
+            retry_max_delay_s=self.settings.retry_max_delay_s,
+            retry_max_attempts=self.settings.retry_max_attempts,
+        )
 
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":
-        dsn = settings.postgres_dsn
-        source = await Source.connect(dsn)
-        idmap = await IdMap.connect(dsn)
-        parking = await Parking.connect(dsn)
-        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(dsn))
-        return cls(settings, source, idmap, parking, qbo)
+        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(settings.postgres_dsn))
+        rt = cls(settings, qbo)
+        await rt._connect()
+        return rt
+
+    async def heal(self) -> None:
+        """Reconnect to Postgres if a connection was lost (a restart, a terminated backend), so the
+        worker recovers by itself instead of failing every document until it is restarted."""
+        if not (self.source.broken or self.idmap.broken or self.parking.broken):
+            return
+        async with self._heal_lock:  # companies sync concurrently: reconnect once
+            if not (self.source.broken or self.idmap.broken or self.parking.broken):
+                return
+            log.warning("lost a connection to Bottleneck's database; reconnecting")
+            for closeable in (self.source, self.idmap, self.parking):
+                try:
+                    await closeable.close()
+                except Exception:  # noqa: BLE001 - already broken; the new connections are what matter
+                    pass
+            await self._connect()
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:
         """``ref`` with its company filled in, or None when the row is gone and was never synced."""

@@ -47,6 +47,11 @@ class IdMap:
     async def close(self) -> None:
         await self._conn.close()
 
+    @property
+    def broken(self) -> bool:
+        """The connection was lost (Postgres restarted, backend terminated): make a new one."""
+        return self._conn.closed or self._conn.broken
+
     async def _rows(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
         async with self._conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql, list(params))

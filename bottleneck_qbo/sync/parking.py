@@ -43,6 +43,11 @@ class Parking:
     async def close(self) -> None:
         await self._conn.close()
 
+    @property
+    def broken(self) -> bool:
+        """The connection was lost (Postgres restarted, backend terminated): make a new one."""
+        return self._conn.closed or self._conn.broken
+
     async def park(
         self,
         ref: DocRef,

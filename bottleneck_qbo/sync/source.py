@@ -48,6 +48,11 @@ class Source:
     async def close(self) -> None:
         await self._conn.close()
 
+    @property
+    def broken(self) -> bool:
+        """The connection was lost (Postgres restarted, backend terminated): make a new one."""
+        return self._conn.closed or self._conn.broken
+
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Snapshot]:
         async with self._lock:
