@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 60.0
     retry_max_attempts: int = 8
-    # inbound (bottleneck_qbo/inbound): CDC gap recovery
+    # inbound (streams/inbound): CDC gap recovery
     cdc_initial_lookback_s: float = Field(default=86_400.0, gt=0, description="how far back the first CDC poll of a newly connected realm looks")
     cdc_overlap_s: float = Field(default=120.0, ge=0, description="the CDC checkpoint trails the poll time by this much (clock skew, late commits)")
 

@@ -13,7 +13,7 @@ from mappers.common import (
     check_len,
     check_name,
 )
-from sinks.qbo import models as q
+from mappers import qbo as q
 
 
 def address(addr: bn.Address | None) -> q.PhysicalAddress | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from mappers.common import price
-from sinks.qbo import models as q
+from mappers import qbo as q
 
 
 def quantity_adjustment(

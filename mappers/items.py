@@ -24,7 +24,7 @@ from mappers.common import (
     check_name,
     price,
 )
-from sinks.qbo import models as q
+from mappers import qbo as q
 
 CREATE_ONLY = ("QtyOnHand", "InvStartDate", "TrackQtyOnHand")
 # The canonical item starts empty; its start date only has to precede any transaction using it.

@@ -7,7 +7,7 @@ from typing import Any
 from mappers import bottleneck as bn
 from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
 from mappers.sales import line_item_ref
-from sinks.qbo import models as q
+from mappers import qbo as q
 
 
 def _line(entity: str, doc_id: int, line: bn.PurchaseLine, refs: Refs, linked: list[q.Link] | None) -> q.ExpenseLine:

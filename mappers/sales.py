@@ -6,7 +6,7 @@ from typing import Any
 
 from mappers import bottleneck as bn
 from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
-from sinks.qbo import models as q
+from mappers import qbo as q
 
 
 def line_item_ref(refs: Refs, item_id: int, lot_id: int | None) -> q.Ref:

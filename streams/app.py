@@ -1,7 +1,7 @@
 """The Faust app: topics declared explicitly, agents kept thin.
 
 The domain logic (decoding, routing, mapping, idempotency) lives outside Faust, in ``bottleneck_qbo``,
-``mappers`` and ``sinks``; the agents in ``streams.outbound`` and ``streams.inbound`` only move events
+``mappers`` and ``sinks``; the agents in ``streams.agents.outbound`` and ``streams.agents.inbound`` only move events
 between topics and those functions. Run with ``bottleneck-qbo worker``.
 """
 
@@ -24,7 +24,7 @@ app = faust.App(
     key_serializer="raw",
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
-    # Topics are created by `infra.stack.topics.ensure_topics`, with the partition counts we mean;
+    # Topics are created by `streams.topics.ensure_topics`, with the partition counts we mean;
     # a topic Faust auto-created would not match its changelog (PartitionsMismatch).
     topic_allow_declare=False,
     web_host=settings.worker_web_host,
@@ -39,7 +39,7 @@ app = faust.App(
     stream_wait_empty=False,
 )
 
-# Debezium's row topics: one per captured table. Raw bytes in, decoded by bottleneck_qbo.cdc.
+# Debezium's row topics: one per captured table. Raw bytes in, decoded by connectors.debezium.
 # (The outbound module builds the topic from the table registry.)
 documents_topic = app.topic(settings.documents_topic, key_type=bytes, value_type=bytes, internal=False)
 webhooks_topic = app.topic(settings.webhooks_topic, key_type=bytes, value_type=bytes, internal=False)
@@ -49,4 +49,5 @@ deadletter_topic = app.topic(settings.deadletter_topic, key_type=bytes, value_ty
 
 def register_modules() -> None:
     """Import the agent modules so their decorators register with ``app`` (explicit, not autodiscovery)."""
-    from streams import inbound, outbound, web  # noqa: F401
+    from streams import web  # noqa: F401
+    from streams.agents import inbound, outbound  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from bottleneck_qbo.sync.docref import DocRef
+from streams.engine.docref import DocRef
 
 
 class Origin(BaseModel):

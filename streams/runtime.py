@@ -11,12 +11,12 @@ import logging
 from collections import OrderedDict
 
 from bottleneck_qbo.settings import Settings, get_settings
-from bottleneck_qbo.sync.docref import DocRef
-from bottleneck_qbo.sync.engine import SyncEngine
-from bottleneck_qbo.sync.idmap import IdMap
-from bottleneck_qbo.sync.parking import Parking
-from bottleneck_qbo.sync.registry import REGISTRY
-from bottleneck_qbo.sync.source import Source
+from streams.engine.docref import DocRef
+from streams.engine.engine import SyncEngine
+from sinks.qbo.idmap import IdMap
+from streams.engine.parking import Parking
+from streams.processors.registry import REGISTRY
+from streams.engine.source import Source
 from sinks.qbo.auth import PostgresTokenStore
 from sinks.qbo.client import QboClient
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from bottleneck_qbo.deadletter import DeadLetter
-from bottleneck_qbo.sync.docref import DocRef
+from streams.deadletter import DeadLetter
+from streams.engine.docref import DocRef
 from streams.messages import DocumentTouch, Origin
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import psycopg
 from kafka import KafkaProducer
 
-from bottleneck_qbo.sync.docref import DocRef
+from streams.engine.docref import DocRef
 from streams.messages import DocumentTouch, Origin
 
 # entity type -> (table, extra filter) whose rows are that entity's documents, in dependency order.

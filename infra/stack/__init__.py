@@ -27,7 +27,7 @@ from infra.stack.kafka import Kafka
 from infra.stack.models import ComponentState, ComponentStatus, StackStatus
 from infra.stack.postgres import Postgres
 from infra.stack.sandbox import QboSandbox
-from infra.stack.topics import ensure_topics
+from streams.topics import ensure_topics
 from infra.stack.worker import Worker
 
 # The CDC infrastructure alone (what the stack's own tests need) ...

@@ -11,7 +11,7 @@ from infra.stack import jars, proc
 from infra.stack.component import Component
 from infra.stack.errors import StackError
 from infra.stack.jvm import java_argv
-from infra.stack.topics import ensure_topics
+from streams.topics import ensure_topics
 
 
 class Kafka(Component):

@@ -19,11 +19,11 @@ import pytest_asyncio
 from aiohttp import web
 from pydantic import SecretStr
 
-from bottleneck_qbo.sync.engine import SyncEngine
-from bottleneck_qbo.sync.idmap import IdMap
-from bottleneck_qbo.sync.parking import Parking
-from bottleneck_qbo.sync.registry import REGISTRY
-from bottleneck_qbo.sync.source import Source
+from streams.engine.engine import SyncEngine
+from sinks.qbo.idmap import IdMap
+from streams.engine.parking import Parking
+from streams.processors.registry import REGISTRY
+from streams.engine.source import Source
 from infra.qbo_sandbox.app import create_app
 from infra.qbo_sandbox.config import SandboxConfig
 from sinks.qbo.auth import InMemoryTokenStore, TokenManager

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from bottleneck_qbo.sync.docref import DocRef
-from bottleneck_qbo.sync.outcome import Kind, SkipReason
-from bottleneck_qbo.sync.registry import REGISTRY
+from streams.engine.docref import DocRef
+from streams.engine.outcome import Kind, SkipReason
+from streams.processors.registry import REGISTRY
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from bottleneck_qbo.cdc import UNAVAILABLE
-from bottleneck_qbo.sync.docref import DocRef
-from bottleneck_qbo.sync.outcome import Kind
-from bottleneck_qbo.sync.registry import REGISTRY
-from bottleneck_qbo.sync.router import route
+from connectors.debezium import UNAVAILABLE
+from streams.engine.docref import DocRef
+from streams.engine.outcome import Kind
+from streams.processors.registry import REGISTRY
+from streams.engine.router import route
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
@@ -218,9 +218,9 @@ async def test_manual_mode_dependency_that_failed_is_re_driven(env: Env) -> None
 async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env: Env) -> None:
     """Worker A reads a customer, worker B syncs a newer state of it first; A's write of the older state
     fails as stale, A re-reads Bottleneck and finds nothing left to do."""
-    from bottleneck_qbo.sync.engine import SyncEngine
-    from bottleneck_qbo.sync.processors.parties import CustomerProcessor
-    from bottleneck_qbo.sync.registry import Registry
+    from streams.engine.engine import SyncEngine
+    from streams.processors.parties import CustomerProcessor
+    from streams.engine.registry import Registry
 
     cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
     created = await env.engine.sync(ref(env, "customer", cust))
@@ -268,7 +268,7 @@ async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
 async def test_a_realm_without_credentials_parks_its_documents_ever_more_slowly(env: Env) -> None:
     """A realm-wide configuration problem (here: no OAuth tokens) parks each document instead of
     dead-lettering it, and backs off exponentially so broken realms cannot starve healthy ones."""
-    from bottleneck_qbo.sync.engine import SyncEngine
+    from streams.engine.engine import SyncEngine
     from sinks.qbo.auth import InMemoryTokenStore, TokenManager
     from sinks.qbo.client import QboClient, RetryPolicy
 

@@ -14,11 +14,11 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from bottleneck_qbo.deadletter import DeadLetter
-from bottleneck_qbo.inbound.cdc_poll import PgCheckpointStore
-from bottleneck_qbo.inbound.directory import PgDirectory
-from bottleneck_qbo.inbound.flow import InboundFlow, RecordMeta
-from bottleneck_qbo.inbound.receiver import handle_webhook
+from streams.deadletter import DeadLetter
+from streams.inbound.cdc_poll import PgCheckpointStore
+from streams.inbound.directory import PgDirectory
+from streams.inbound.flow import InboundFlow, RecordMeta
+from streams.inbound.receiver import handle_webhook
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.auth import InMemoryTokenStore
 from sinks.qbo.client import QboClient

@@ -28,10 +28,10 @@ from kafka import KafkaAdminClient
 
 from bottleneck_qbo.settings import Settings
 from infra.stack import StackStatus
-from infra.stack.topics import TopicSpec, ensure_topics
+from streams.topics import TopicSpec, ensure_topics
 from faust.types import TP
 from sinks.qbo.webhook_signature import sign_intuit_payload
-from streams.inbound import owned_realms
+from streams.agents.inbound import owned_realms
 from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, free_port, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
 from tests.fixtures.stack import ConsumerFactory, consume
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from bottleneck_qbo.cdc import ChangeEvent, Tombstone, TransactionMarker, decode
+from connectors.debezium import ChangeEvent, Tombstone, TransactionMarker, decode
 from tests.fixtures.stack import ConsumerFactory, consume
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from bottleneck_qbo.cdc import ChangeEvent, decode
+from connectors.debezium import ChangeEvent, decode
 from bottleneck_qbo.settings import Settings
 from infra import stack as stack_api
 from infra.stack import Connect, StackStatus

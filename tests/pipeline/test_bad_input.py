@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bottleneck_qbo.deadletter import DeadLetter
+from streams.deadletter import DeadLetter
 from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
 from tests.fixtures.pipeline import Company, Pipeline, Qbo, wait_until

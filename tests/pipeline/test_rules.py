@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bottleneck_qbo.cdc.models import Unavailable
+from connectors.debezium.models import Unavailable
 from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
 from tests.fixtures.pipeline import Company, Pipeline, Qbo

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bottleneck_qbo.cdc import (
+from connectors.debezium import (
     BOTTLENECK_TABLES,
     UNAVAILABLE,
     ChangeEvent,
@@ -26,7 +26,7 @@ from bottleneck_qbo.cdc import (
     decode,
     row_ref,
 )
-from bottleneck_qbo.cdc.columns import ColumnType as CT
+from connectors.debezium.columns import ColumnType as CT
 from infra.migrations import MIGRATIONS_DIR
 from tests.fixtures.schema_sql import fixture_tables, parse_tables
 

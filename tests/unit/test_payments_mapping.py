@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from bottleneck_qbo.inbound.cdc_poll import MAX_LOOKBACK, next_checkpoint, notifications_from_cdc, poll_window_start
-from bottleneck_qbo.inbound.notifications import Notification
-from bottleneck_qbo.inbound.parking import Envelope, ParkingLot, retry_delay
+from streams.inbound.cdc_poll import MAX_LOOKBACK, next_checkpoint, notifications_from_cdc, poll_window_start
+from streams.inbound.notifications import Notification
+from streams.inbound.parking import Envelope, ParkingLot, retry_delay
 from mappers.payments import PaymentChange, PaymentMappingError, read_payment, to_payment_change
 
 

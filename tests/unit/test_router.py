@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bottleneck_qbo.sync.docref import DocRef
-from bottleneck_qbo.sync.hashing import payload_hash
-from bottleneck_qbo.sync.requestid import request_id
-from bottleneck_qbo.sync.router import RoutingError, route
+from streams.engine.docref import DocRef
+from sinks.qbo.hashing import payload_hash
+from sinks.qbo.requestid import request_id
+from streams.engine.router import RoutingError, route
 
 UNAVAILABLE = "__debezium_unavailable_value"
 
@@ -73,7 +73,7 @@ def test_request_id_is_deterministic_and_short() -> None:
 
 
 def test_routes_come_from_the_registered_processors_sources() -> None:
-    from bottleneck_qbo.sync.registry import REGISTRY
+    from streams.processors.registry import REGISTRY
 
     for p in REGISTRY:
         for table, column in p.sources.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bottleneck_qbo.sync.accounts import resolve
+from streams.engine.accounts import resolve
 from sinks.qbo.errors import QboConfigError
 
 

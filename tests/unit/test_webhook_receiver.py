@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import SecretStr
 
-from bottleneck_qbo.inbound import handle_webhook, parse_webhook_body
-from bottleneck_qbo.inbound.notifications import WebhookPayloadError
+from streams.inbound import handle_webhook, parse_webhook_body
+from streams.inbound.notifications import WebhookPayloadError
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.webhook_signature import sign_intuit_payload
 
@@ -175,7 +175,7 @@ def test_bad_time_is_a_payload_error() -> None:
 
 
 def test_realm_cache_looks_up_a_missing_realm_once_then_remembers() -> None:
-    from bottleneck_qbo.inbound.directory import RealmCache
+    from streams.inbound.directory import RealmCache
 
     cache = RealmCache(negative_ttl_s=3600)
     cache.replace(["1"])

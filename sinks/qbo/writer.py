@@ -1,0 +1,265 @@
+"""Writer: how one document's QBO body reaches QBO exactly once (the default ``Processor.write`` path).
+
+Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6):
+  1. id map entry with the same payload hash -> nothing to do;
+  2. no entry -> look the object up by natural key (a previous run may have created it) and adopt it;
+  3. create with a deterministic requestid, or send a sparse update of the fields Bottleneck owns with
+     the SyncToken recorded at our last write. A stale SyncToken (QBO-side edit, or another worker) makes
+     the engine re-read the document from Bottleneck, read QBO's current SyncToken and try once more;
+     stale again is a conflict. (Reading the token right before every update would cost a call and
+     would let a slower worker overwrite a newer state with an older one.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sinks.qbo.hashing import payload_hash
+from sinks.qbo.idmap import IdMap, IdMapEntry
+from sinks.qbo.requestid import request_id
+from sinks.qbo.api import QboApi
+from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
+
+if TYPE_CHECKING:
+    from streams.engine.processor import Processor
+
+REMOVED = ("voided", "deleted")
+
+
+class StaleRestart(Exception):
+    """QBO's object changed since we read it (5010). The engine re-reads the document from Bottleneck and
+    the object from QBO and tries once more: re-applying the payload we built before could push an older
+    Bottleneck state over a newer one that another worker has just written."""
+
+
+class SyncConflict(Exception):
+    """QBO-side changes keep clashing with ours; the document is parked as a conflict."""
+
+    def __init__(self, reason: str, error: QboError | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    action: str  # create / update / adopt / adjust / none
+    qbo_id: str | None
+    qbo_object: Mapping[str, Any] | None = None
+
+    @property
+    def wrote(self) -> bool:
+        return self.action != "none"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Writer:
+    def __init__(
+        self, *, qbo: QboApi, idmap: IdMap, processor: Processor[Any], doc: Any, company_id: int, local_id: int,
+        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today, salt: int = 0, run: int = 0,
+    ) -> None:
+        self.run = run  # 0, or 1 when the engine re-runs the document after a stale SyncToken
+        self.today = today
+        # QBO answers a repeated requestid with its first response, faults included: after a 400-class
+        # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
+        # salt 0, so their retries still deduplicate.
+        self.salt = salt
+        self.qbo = qbo
+        self.idmap = idmap
+        self.processor = processor
+        self.doc = doc
+        self.company_id = company_id
+        self.local_id = local_id
+        self.realm_id = realm_id
+        self.entry = entry if entry and entry.realm_id == realm_id else None
+
+    # --- the default path ------------------------------------------------------------------------
+    async def upsert(self, payload: Mapping[str, Any]) -> WriteResult:
+        p = self.processor
+        digest = payload_hash(payload, exclude=p.create_only)
+        entry = self.entry if self.entry and self.entry.qbo_id and self.entry.status not in REMOVED else None
+        if entry and entry.payload_hash == digest and entry.status == "synced":
+            return WriteResult("none", entry.qbo_id)
+        current: Mapping[str, Any] | None = None
+        action = "update"
+        if entry is None:
+            current = await self.lookup(payload)
+            if current is None:
+                try:
+                    obj = await self.qbo.create(
+                        self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt)
+                    )
+                except QboDuplicateName:
+                    # QBO's default queries hide inactive names, yet they still hold the name (e.g. a
+                    # customer deleted in Bottleneck and created again): take the inactive one back
+                    current = await self.lookup(payload, inactive=True)
+                    if current is None:
+                        raise
+                else:
+                    await self._record(obj, digest)
+                    return WriteResult("create", str(obj["Id"]), obj)
+            action = "adopt"
+        qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
+        body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
+        # First run: the SyncToken we recorded with our last write, so anything that moved the object since
+        # (a QBO-side edit, another worker) fails as stale instead of being overwritten; after that the engine
+        # re-reads Bottleneck, and the second run reads QBO's current SyncToken.
+        hint = entry.sync_token if entry is not None and current is None and self.run == 0 else None
+        obj = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
+        await self._record(obj, digest)
+        return WriteResult(action, qbo_id, obj)
+
+    def _lines_in_place(self, body: dict[str, Any], entry: IdMapEntry | None) -> dict[str, Any]:
+        """Give each line the QBO Line.Id it had, so QBO updates lines instead of replacing them
+        (new Bottleneck lines get none and are added; lines no longer sent are removed by QBO)."""
+        known = entry.line_ids if entry else {}
+        lines = body.get("Line")
+        if not known or not isinstance(lines, list):
+            return body
+        local = self.processor.line_ids(self.doc)
+        if len(local) != len(lines):
+            return body
+        placed = [({**ln, "Id": known[str(lid)]} if str(lid) in known else ln) for lid, ln in zip(local, lines, strict=True)]
+        return {**body, "Line": placed}
+
+    async def lookup(self, payload: Mapping[str, Any], *, inactive: bool = False) -> Mapping[str, Any] | None:
+        """The QBO object with this payload's natural key that the processor accepts as this document
+        (among inactive objects when ``inactive``)."""
+        p = self.processor
+        key = p.natural_key
+        value = payload.get(key) if key else None
+        if not key or not isinstance(value, str):
+            return None
+        extra = " and Active = false" if inactive else ""
+        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}{extra}")
+        for row in rows:
+            if _same_kind(payload, row) and p.matches(self.doc, payload, row):
+                return row
+        return None
+
+    async def _sparse_update(
+        self, qbo_id: str, body: Mapping[str, Any], digest: str, current: Mapping[str, Any] | None, *, local_retry: bool,
+        token_hint: str | None = None,
+    ) -> Mapping[str, Any]:
+        """Sparse update with the current SyncToken. On a stale SyncToken: with ``local_retry`` (a body
+        that cannot go out of date, e.g. Active:false) re-read and re-apply here; otherwise hand back to
+        the engine (StaleRestart) on the first run, and report a conflict on the second."""
+        p = self.processor
+        last: QboStaleSyncToken | None = None
+        for attempt in range(2 if local_retry else 1):
+            if current is None and token_hint is not None:
+                current, token_hint = {"SyncToken": token_hint}, None
+            if current is None:
+                try:
+                    current = await self.qbo.read(self.realm_id, p.qbo_entity, qbo_id)
+                except QboNotFound as exc:
+                    raise self._deleted_in_qbo(qbo_id, exc) from exc
+            token = str(current["SyncToken"])
+            try:
+                return await self.qbo.update(
+                    self.realm_id, p.qbo_entity, {**body, "Id": qbo_id, "SyncToken": token}, sparse=True,
+                    # the attempt is part of the id: QBO answers a repeated requestid with the stale fault again
+                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token, self.run, attempt, self.salt),
+                )
+            except QboStaleSyncToken as exc:
+                last, current = exc, None
+            except QboNotFound as exc:
+                raise self._deleted_in_qbo(qbo_id, exc) from exc
+        if not local_retry and self.run == 0:
+            raise StaleRestart(str(last)) from last
+        raise SyncConflict(
+            f"{p.qbo_entity} {qbo_id} kept changing in QuickBooks while we updated it (stale SyncToken twice); "
+            "check recent edits there, then re-drive it", last,
+        )
+
+    def _deleted_in_qbo(self, qbo_id: str, exc: QboError) -> SyncConflict:
+        return SyncConflict(
+            f"{self.processor.qbo_entity} {qbo_id} was deleted in QuickBooks; Bottleneck still has it. Delete it in "
+            "Bottleneck too, or clear its id map entry to create it again", exc,
+        )
+
+    async def _record(self, obj: Mapping[str, Any], digest: str | None, status: str = "synced") -> None:
+        p = self.processor
+        local_lines = p.line_ids(self.doc)
+        line_ids = None
+        if local_lines:
+            qbo_lines = [ln for ln in obj.get("Line", []) if ln.get("DetailType") != "SubTotalLineDetail" and ln.get("Id")]
+            # QBO returns the lines in the order sent; if it did not keep them all, we cannot pair them
+            line_ids = {str(local): str(ln["Id"]) for local, ln in zip(local_lines, qbo_lines, strict=True)} if len(qbo_lines) == len(local_lines) else {}
+        await self.idmap.record(
+            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=digest, status=status, line_ids=line_ids,
+        )
+
+    # --- for custom ``Processor.write`` overrides --------------------------------------------------
+    async def create_once(self, entity: str, payload: Mapping[str, Any], *key: object) -> WriteResult:
+        """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
+        a retry of the same intended change is answered by QBO with the first response."""
+        p = self.processor
+        # The previous object's id is part of the key: the same (quantity, target) pair met again after
+        # another adjustment is a new change, not a retry.
+        previous = self.entry.qbo_id if self.entry else None
+        obj = await self.qbo.create(
+            self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key, previous, self.salt)
+        )
+        await self.idmap.record(
+            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+            qbo_entity=entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=payload_hash(payload),
+        )
+        return WriteResult("adjust", str(obj["Id"]), obj)
+
+    # --- deletes -----------------------------------------------------------------------------------
+    async def remove(self) -> WriteResult:
+        """Void / delete / deactivate the QBO counterpart per ``Processor.on_delete``."""
+        p = self.processor
+        entry = self.entry
+        if entry is None or entry.qbo_id is None or entry.status in REMOVED or p.on_delete == "ignore":
+            return WriteResult("none", entry.qbo_id if entry else None)
+        if p.on_delete == "deactivate":
+            if entry.status == "inactive":
+                return WriteResult("none", entry.qbo_id)
+            obj = await self._sparse_update(entry.qbo_id, {"Active": False}, "deactivate", None, local_retry=True)
+            await self._record(obj, None, status="inactive")
+            return WriteResult("deactivate", entry.qbo_id, obj)
+        try:
+            current = await self.qbo.read(self.realm_id, p.qbo_entity, entry.qbo_id)
+        except QboNotFound:
+            # already gone in QBO (deleted there): the goal is reached
+            await self.idmap.record(
+                company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+                qbo_entity=p.qbo_entity, qbo_id=entry.qbo_id, sync_token=None, payload_hash=None, status="deleted",
+            )
+            return WriteResult("none", entry.qbo_id)
+        token = str(current["SyncToken"])
+        rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token, self.run, self.salt)
+        if p.on_delete == "void":
+            obj = await self.qbo.void(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
+            status = "voided"
+        else:
+            obj = await self.qbo.delete(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
+            status = "deleted"
+        await self.idmap.record(
+            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity, qbo_id=entry.qbo_id, sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=None, status=status,
+        )
+        return WriteResult(p.on_delete, entry.qbo_id, obj)
+
+
+def _same_kind(payload: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    # Items share one name space: a Category and its canonical item have the same Name, told apart by
+    # Type and parent.
+    if "Type" in payload and row.get("Type") != payload["Type"]:
+        return False
+    parent = payload.get("ParentRef")
+    if isinstance(parent, Mapping) and str((row.get("ParentRef") or {}).get("value")) != str(parent.get("value")):
+        return False
+    return True

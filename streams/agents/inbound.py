@@ -1,0 +1,254 @@
+"""Inbound agents: QBO webhooks -> ``qbo.webhooks`` -> fetch payment -> ``bottleneck.payments`` -> Bottleneck.
+
+Thin Faust shell over ``streams.inbound`` (which holds every decision and is tested without a
+broker):
+- ``POST /webhooks/qbo``: ``handle_webhook`` decides 401/413/400/200; accepted notifications are written
+  to ``qbo.webhooks`` keyed by realm, and acknowledged by Kafka before the 200 (Intuit only moves on after
+  a 200, and retries anything else, so answering 200 for a notification we then lose would lose it).
+- ``fetch_payments`` (on ``qbo.webhooks``): fetch + map, publish to ``bottleneck.payments``, park for a
+  retry, or dead-letter.
+- ``write_payments`` (on ``bottleneck.payments``): the Bottleneck writer.
+- timers: re-send due parked notifications; CDC poll of the connected realms whose partition this
+  worker owns (first tick at start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from aiokafka.partitioner import murmur2
+from faust.types import TP
+from faust.web import Request, Response, View
+
+from streams.inbound.cdc_poll import PgCheckpointStore
+from streams.inbound.directory import PgDirectory, RealmCache
+from streams.inbound.flow import InboundFlow, RecordMeta
+from streams.inbound.receiver import handle_webhook
+from sinks.qbo.client import QboClient, RetryPolicy
+from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
+from streams.runtime import get_runtime
+
+log = logging.getLogger(__name__)
+
+# Intuit wants a 200 within 3 s; past this we answer 503 so Intuit retries rather than time out.
+KAFKA_ACK_TIMEOUT_S = 2.0
+RELEASE_TICK_S = 0.25
+CDC_TICK_S = 1.0
+
+
+async def _send(topic, key: bytes, value: bytes) -> None:  # type: ignore[no-untyped-def]
+    fut = await topic.send(key=key, value=value)
+    await fut  # acknowledged by the broker (acks=all), not just buffered
+
+
+async def _send_webhook(key: bytes, value: bytes) -> None:
+    await _send(webhooks_topic, key, value)
+
+
+async def _send_payment(key: bytes, value: bytes) -> None:
+    await _send(payments_topic, key, value)
+
+
+async def _send_deadletter(key: bytes, value: bytes) -> None:
+    await _send(deadletter_topic, key, value)
+
+
+class _Db:
+    """One autocommit connection, reopened when it breaks (the worker outlives a Postgres restart)."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: psycopg.AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> psycopg.AsyncConnection:
+        async with self._lock:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+            return self._conn
+
+
+class _ConnDirectory:
+    """``PgDirectory`` over a reconnecting ``_Db``."""
+
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def _dir(self) -> PgDirectory:
+        return PgDirectory(await self._db.get())
+
+    async def company_for_realm(self, realm_id: str) -> int | None:
+        return await (await self._dir()).company_for_realm(realm_id)
+
+    async def local_documents(self, realm_id: str, qbo_entity: str, qbo_ids):  # type: ignore[no-untyped-def]
+        return await (await self._dir()).local_documents(realm_id, qbo_entity, qbo_ids)
+
+    async def connected_realms(self) -> list[str]:
+        return await (await self._dir()).connected_realms()
+
+    async def connected_among(self, realm_ids: Sequence[str]) -> set[str]:
+        return await (await self._dir()).connected_among(realm_ids)
+
+
+@dataclass
+class InboundRuntime:
+    flow: InboundFlow
+    lookups: _Db  # directory, realms, checkpoints (autocommit)
+    writes: _Db  # the writer's transactions, on their own connection
+    directory: _ConnDirectory
+    realms: RealmCache = field(default_factory=RealmCache)
+    next_cdc_poll: float = 0.0  # monotonic; 0 = poll at the first tick (start-up)
+
+
+def _inbound_qbo_client(shared: QboClient) -> QboClient:
+    """The worker's QBO client without its in-call retries: a failed read here is parked and retried
+    by the flow (the agent never sleeps). Same tokens, per-realm limiters and stats as ``shared``; a
+    second token manager could race the first on QBO's rotating refresh tokens."""
+    return QboClient(
+        base_url=shared.base_url,
+        token_manager=shared.tokens,
+        minor_version=shared.minor_version,
+        timeout_s=settings.qbo_timeout_s,
+        limiters=shared.limiters,
+        retry=RetryPolicy(max_attempts=0, rate_limit_max_retries=0, local_wait_max_s=shared.retry.local_wait_max_s),
+        stats=shared.stats,
+    )
+
+
+_runtime: InboundRuntime | None = None
+_runtime_lock = asyncio.Lock()
+
+
+async def get_inbound_runtime() -> InboundRuntime:
+    """What the inbound agents need, once per process. The QBO client is the worker's shared one
+    (``streams.runtime``: one per-realm limiter for every agent, 429s raised rather than slept through);
+    the inbound database connections are its own. TODO(lead): fold into ``streams.runtime``."""
+    global _runtime
+    async with _runtime_lock:
+        if _runtime is None:
+            lookups = _Db(settings.postgres_dsn)
+            directory = _ConnDirectory(lookups)
+            api = _inbound_qbo_client((await get_runtime()).qbo)
+            flow = InboundFlow(
+                settings, api, directory,
+                send_webhook=_send_webhook, send_payment=_send_payment, send_deadletter=_send_deadletter,
+            )
+            _runtime = InboundRuntime(flow=flow, lookups=lookups, writes=_Db(settings.postgres_dsn), directory=directory)
+        return _runtime
+
+
+@app.page("/webhooks/qbo")
+class QboWebhookView(View):
+    async def post(self, request: Request) -> Response:
+        limit = settings.webhook_max_body_bytes
+        declared = request.content_length  # type: ignore[attr-defined]
+        if declared is not None and declared > limit:
+            return self.json({"error": f"body over the {limit}-byte limit"}, status=413)
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(65536):  # type: ignore[attr-defined]
+            body.extend(chunk)
+            if len(body) > limit:
+                break  # enough to say 413; never buffer an unbounded body
+        rt = await get_inbound_runtime()
+        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+        to_check = rt.realms.to_check(n.realm_id for n in result.dropped)
+        if to_check:
+            # Maybe a company connected since the cache was filled: ask Postgres once, then decide again.
+            try:
+                rt.realms.record(to_check, await rt.directory.connected_among(to_check))
+            except psycopg.Error as exc:
+                log.warning("webhook: cannot look up realms: %s", exc)
+                return self.json({"error": "temporarily unavailable"}, status=503)
+            result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+        if result.status != 200:
+            log.warning("webhook: answered %d: %s", result.status, result.reason)
+            return self.json({"error": result.reason}, status=result.status)
+        for n in result.dropped:
+            log.warning(
+                "webhook: dropping %s %s %s for realm %s: no Bottleneck company is connected to it",
+                n.operation, n.entity, n.entity_id, n.realm_id,
+            )
+        try:
+            await asyncio.wait_for(rt.flow.publish_notifications(result.notifications), KAFKA_ACK_TIMEOUT_S)
+        except Exception as exc:  # Kafka unreachable or slow: let Intuit retry rather than lose it
+            log.warning("webhook: could not write %d notification(s) to %s: %s", len(result.notifications), settings.webhooks_topic, exc)
+            return self.json({"error": "temporarily unavailable"}, status=503)
+        return self.json({"accepted": len(result.notifications), "dropped": len(result.dropped)})
+
+
+@app.agent(webhooks_topic)
+async def fetch_payments(stream):  # type: ignore[no-untyped-def]
+    rt = await get_inbound_runtime()
+    async for event in stream.events():
+        msg = event.message
+        try:
+            await rt.flow.on_webhook_record(msg.key, msg.value, RecordMeta(msg.topic, msg.partition, msg.offset))
+        except Exception:  # an agent that raises stops consuming: log and keep the stream alive
+            log.exception("inbound: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+
+
+@app.agent(payments_topic)
+async def write_payments(stream):  # type: ignore[no-untyped-def]
+    rt = await get_inbound_runtime()
+    async for event in stream.events():
+        msg = event.message
+        meta = RecordMeta(msg.topic, msg.partition, msg.offset)
+        error: Exception | None = None
+        for attempt in (1, 2):
+            try:
+                await rt.flow.on_payment_record(await rt.writes.get(), msg.key, msg.value, meta)
+                error = None
+                break
+            except psycopg.OperationalError as exc:
+                # A dropped connection: reopen once and try again.
+                log.warning("inbound: writer database error (attempt %d): %s", attempt, exc)
+                error = exc
+            except Exception as exc:
+                log.exception("inbound: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                error = exc
+                break
+        if error is not None:
+            # Never skip a payment silently: it goes to the dead-letter topic, from where it can be re-driven.
+            await rt.flow.dead_letter_record("writer_failed", f"writing the payment failed: {error}", msg.key, msg.value, meta)
+
+
+@app.timer(interval=RELEASE_TICK_S)
+async def release_parked() -> None:
+    rt = await get_inbound_runtime()
+    await rt.flow.release_due()
+
+
+def owned_realms(realms: Sequence[str], assigned: Iterable[TP], topic: str, partitions: int) -> list[str]:
+    """The realms whose ``qbo.webhooks`` partition this worker owns (keys are realm ids, partitioned the
+    way the producer does: murmur2). With several workers each realm is polled by exactly one of them."""
+    mine = {tp.partition for tp in assigned if tp.topic == topic}
+    return [r for r in realms if ((murmur2(r.encode()) & 0x7FFFFFFF) % partitions) in mine]
+
+
+@app.timer(interval=CDC_TICK_S)
+async def poll_qbo_cdc() -> None:
+    """Gap recovery. Ticks every second but polls every ``cdc_poll_interval_s`` (and at the first tick
+    after partitions are assigned, i.e. at start-up), each realm by the worker that owns its partition."""
+    rt = await get_inbound_runtime()
+    now = time.monotonic()
+    if now < rt.next_cdc_poll or app.consumer is None or app.rebalancing:
+        return
+    assigned = app.consumer.assignment()
+    if not assigned:
+        return
+    rt.next_cdc_poll = now + settings.cdc_poll_interval_s
+    try:
+        realms = await rt.directory.connected_realms()
+        rt.realms.replace(realms)
+        mine = owned_realms(realms, assigned, webhooks_topic.get_topic_name(), settings.topic_partitions)
+        found = await rt.flow.poll_cdc(PgCheckpointStore(await rt.lookups.get()), mine)
+    except psycopg.Error as exc:
+        log.warning("inbound: CDC poll skipped, database unavailable: %s", exc)
+        return
+    if found:
+        log.info("inbound: CDC poll found %d payment change(s) in %d realm(s)", found, len(mine))

@@ -1,0 +1,204 @@
+"""Outbound agents: Debezium row topics -> ``bottleneck.documents`` -> sync engine -> QBO.
+
+Two hops, both thin:
+1. ``route_changes`` decodes each Debezium record, routes it to the documents it touches and re-keys
+   them by company. Anything it cannot decode or route goes to the dead-letter topic with the original
+   record; the records behind it keep flowing.
+2. ``sync_documents`` takes small batches per partition, coalesces touches of the same document (a
+   transaction inserting a header and its lines is one document, one read, one write), and runs the
+   companies of a batch concurrently, each company's documents in order. The engine never sleeps: a
+   realm that is rate limited or failing parks its documents and ``redrive_parked`` brings them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+
+import psycopg
+
+from bottleneck_qbo import metrics
+from connectors.debezium import DecodeError, decode
+from streams.deadletter import DeadLetter, OriginalRecord
+from streams.engine.docref import DocRef
+from streams.engine.router import RoutingError, route_event
+from streams.topics import existing_cdc_topics
+from streams.app import app, deadletter_topic, documents_topic, settings
+from streams.messages import DocumentTouch, Origin
+from streams.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+# Every table of the source schema, known or not: an unknown table must reach the dead-letter topic
+# with a reason rather than be silently ignored because nobody subscribed to it.
+cdc_topic = app.topic(*existing_cdc_topics(settings), key_type=bytes, value_type=bytes)
+
+SYNC_BATCH = 500
+SYNC_WITHIN_S = 0.02
+
+
+async def dead_letter(letter: DeadLetter) -> None:
+    metrics.dead_letters.labels(letter.stage, letter.failure_type).inc()
+    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason)
+    await deadletter_topic.send(key=letter.key(), value=letter.to_bytes())
+
+
+@app.agent(cdc_topic)
+async def route_changes(stream):  # type: ignore[no-untyped-def]
+    rt = await get_runtime()
+    async for event in stream.events():
+        msg = event.message
+        original = lambda: OriginalRecord.from_bytes(msg.topic, msg.partition, msg.offset, msg.key, msg.value)  # noqa: E731
+        try:
+            change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+        except DecodeError as exc:
+            await dead_letter(
+                DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original())
+            )
+            continue
+        if not hasattr(change, "op"):  # tombstones and other non-row records carry nothing to sync
+            continue
+        table = change.source.table
+        metrics.events_consumed.labels(table).inc()
+        try:
+            refs = route_event(change)
+        except RoutingError as exc:
+            await dead_letter(DeadLetter(stage="route", failure_type="unroutable", reason=str(exc), original=original()))
+            continue
+        # source.txId, not transaction.id: the latter is "txId:LSN" and its LSN differs within a transaction
+        origin = Origin(
+            topic=msg.topic, partition=msg.partition, offset=msg.offset, source_ts_ms=change.source.ts_ms,
+            tx_id=str(change.txid) if change.txid is not None else None,
+        )
+        for ref in refs:
+            try:
+                resolved = await _resolve_company(rt, ref)
+            except Exception as exc:  # an agent that raises stops consuming: dead-letter the record instead
+                log.exception("route: cannot resolve the company of %s", ref)
+                await dead_letter(
+                    DeadLetter(stage="route", failure_type="internal_error", reason=f"resolving {ref}: {exc}", original=original())
+                )
+                continue
+            if resolved is None:
+                await dead_letter(
+                    DeadLetter(
+                        stage="route",
+                        failure_type="missing_reference",
+                        reason=f"{ref}: the row is gone and it was never synced, so its company is unknown",
+                        entity_type=ref.entity_type,
+                        local_id=str(ref.local_id),
+                        original=original(),
+                    )
+                )
+                continue
+            touch = DocumentTouch(ref=resolved, origin=origin)
+            await documents_topic.send(key=touch.key(), value=touch.to_bytes())
+
+
+async def _resolve_company(rt: Runtime, ref: DocRef) -> DocRef | None:
+    """Postgres being briefly unreachable is not the record's fault: retry a few times before giving up."""
+    for attempt in range(5):
+        try:
+            await rt.heal()
+            return await rt.resolve_company(ref)
+        except psycopg.OperationalError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5 * 2**attempt)
+    return None
+
+
+def _coalesce(touches: list[DocumentTouch]) -> "OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]":
+    """Group by company, then by document, keeping first-seen order and the oldest origin (for latency)
+    and ``forced`` if any touch was a publish request."""
+    by_company: OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]] = OrderedDict()
+    for t in touches:
+        docs = by_company.setdefault(t.ref.company_id or 0, OrderedDict())
+        k = (t.ref.entity_type, t.ref.local_id)
+        seen = docs.get(k)
+        if seen is None:
+            docs[k] = t
+        elif t.ref.forced and not seen.ref.forced:
+            docs[k] = DocumentTouch(ref=t.ref, origin=seen.origin)
+    return by_company
+
+
+async def _sync_company(docs: "OrderedDict[tuple[str, int], DocumentTouch]") -> None:
+    rt = await get_runtime()
+    for touch in docs.values():
+        await rt.heal()
+        try:
+            try:
+                outcome = await rt.engine.sync(touch.ref)
+            except psycopg.OperationalError:
+                # the engine's own bookkeeping connection broke too: reconnect and try the document once more
+                await rt.heal()
+                outcome = await rt.engine.sync(touch.ref)
+        except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
+            log.exception("sync: unexpected error on %s", touch.ref)
+            await dead_letter(
+                DeadLetter(
+                    stage="sync", failure_type="internal_error", reason=f"unexpected error: {exc!r}",
+                    company_id=touch.ref.company_id, entity_type=touch.ref.entity_type, local_id=str(touch.ref.local_id),
+                )
+            )
+            continue
+        kind = outcome.kind.value
+        metrics.documents_synced.labels(touch.ref.entity_type, kind).inc()
+        if kind == "synced" and touch.origin and touch.origin.source_ts_ms:
+            metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(
+                max(0.0, time.time() - touch.origin.source_ts_ms / 1000)
+            )
+        if kind == "dead":
+            await dead_letter(
+                DeadLetter(
+                    stage="sync",
+                    failure_type=getattr(outcome, "failure_type", None) or "terminal",
+                    reason=outcome.reason or "QBO refused the document",
+                    company_id=touch.ref.company_id,
+                    entity_type=touch.ref.entity_type,
+                    local_id=str(touch.ref.local_id),
+                    fault=getattr(outcome, "fault", None),
+                    original=OriginalRecord(
+                        topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset
+                    )
+                    if touch.origin
+                    else None,
+                )
+            )
+
+
+@app.agent(documents_topic)
+async def sync_documents(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take(SYNC_BATCH, within=SYNC_WITHIN_S):
+        touches: list[DocumentTouch] = []
+        for raw in batch:
+            try:
+                touches.append(DocumentTouch.from_bytes(raw))
+            except ValueError as exc:
+                await dead_letter(
+                    DeadLetter(
+                        stage="sync",
+                        failure_type="malformed_document_touch",
+                        reason=str(exc),
+                        original=OriginalRecord.from_bytes(settings.documents_topic, None, None, None, raw),
+                    )
+                )
+        by_company = _coalesce(touches)
+        # Realms are independent: one slow or throttled realm must not hold up the others in the batch.
+        await asyncio.gather(*(_sync_company(docs) for docs in by_company.values()))
+
+
+@app.timer(interval=1.0)
+async def redrive_parked() -> None:
+    """Documents parked for a retry (transient error, rate limit, waiting on a dependency) whose time
+    has come go back through the documents topic, so the partition owner syncs them in order.
+    Every worker runs this: ``redrive_due`` leases each row, so two workers never re-drive the same one
+    (and Faust's ``on_leader`` needs an assignor topic we do not declare)."""
+    rt = await get_runtime()
+    await rt.heal()
+    for ref in await rt.engine.redrive_due():
+        touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))
+        await documents_topic.send(key=touch.key(), value=touch.to_bytes())

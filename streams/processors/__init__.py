@@ -1,0 +1,1 @@
+"""The built-in processors, one module per entity family. Registered in streams/processors/registry.py."""

@@ -1,0 +1,122 @@
+"""Items: the Category of a tracked item, the item itself (NonInventory / Service / canonical Inventory), lots."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from streams.engine.docref import DocRef
+from streams.engine.processor import Processor
+from streams.processors._common import dep, insert
+from streams.engine.source import Snapshot
+from mappers import bottleneck as bn
+from mappers.common import Refs
+from mappers.items import CREATE_ONLY, category_to_qbo, item_to_qbo, lot_to_qbo
+
+
+async def sample_item(conn: Any, company_id: int, kind: str = "inventory") -> int:
+    tag = uuid.uuid4().hex[:8]
+    return await insert(
+        conn, "insert into items (company_id, sku, name, kind, sales_price, purchase_cost) values (%s, %s, %s, %s, %s, %s)",
+        (company_id, f"SKU-{tag}", f"Item {tag}", kind, "12.5000", "4.2500"),
+    )
+
+
+async def sample_lot(conn: Any, company_id: int, item_id: int | None = None, qty: str = "25.0000") -> int:
+    item_id = item_id or await sample_item(conn, company_id)
+    return await insert(
+        conn, "insert into lots (company_id, item_id, lot_code, quantity_on_hand, unit_cost) values (%s, %s, %s, %s, %s)",
+        (company_id, item_id, f"L{uuid.uuid4().hex[:6]}", qty, "3.2500"),
+    )
+
+
+class ItemCategoryProcessor(Processor[bn.Item]):
+    """QBO allows only a Category as a parent: a tracked item's canonical item and lots live under one."""
+
+    entity_type = "item_category"
+    qbo_entity = "Item"
+    table = "items"
+    model = bn.Item
+    sources = {"items": "id"}
+    natural_key = "Name"
+    on_delete = "deactivate"
+
+    def is_publishable(self, doc: bn.Item) -> bool:
+        return doc.kind == "inventory"
+
+    def map(self, doc: bn.Item, refs: Refs) -> dict[str, Any]:
+        return category_to_qbo(doc)
+
+    async def sample(self, conn: Any, company_id: int) -> int:
+        return await sample_item(conn, company_id)
+
+    async def touch(self, conn: Any, local_id: int) -> None:
+        await conn.execute("update items set name = name || 'x', updated_at = now() where id = %s", (local_id,))
+
+
+class ItemProcessor(Processor[bn.ItemWithLots]):
+    entity_type = "item"
+    qbo_entity = "Item"
+    table = "items"
+    model = bn.ItemWithLots
+    sources = {"items": "id"}
+    natural_key = "Name"
+    on_delete = "deactivate"
+    create_only = CREATE_ONLY
+
+    async def load(self, db: Snapshot, local_id: int) -> bn.ItemWithLots | None:
+        row = await db.one("select * from items where id = %s", (local_id,))
+        if row is None:
+            return None
+        lots = await db.all("select id from lots where item_id = %s order by id", (local_id,))
+        return bn.ItemWithLots.model_validate(row | {"lot_ids": [r["id"] for r in lots]})
+
+    async def after_sync(self, doc: bn.ItemWithLots, qbo_object: Mapping[str, Any]) -> list[DocRef]:
+        # a renamed or deactivated item renames / deactivates its lot items too
+        return [dep("lot", lot_id) for lot_id in doc.lot_ids]
+
+    def dependencies(self, doc: bn.Item) -> list[DocRef]:
+        return [dep("item_category", doc.id)] if doc.kind == "inventory" else []
+
+    def map(self, doc: bn.Item, refs: Refs) -> dict[str, Any]:
+        return item_to_qbo(doc, refs)
+
+    async def sample(self, conn: Any, company_id: int) -> int:
+        return await sample_item(conn, company_id)
+
+    async def touch(self, conn: Any, local_id: int) -> None:
+        await conn.execute("update items set sales_price = sales_price + 1, updated_at = now() where id = %s", (local_id,))
+
+
+class LotProcessor(Processor[bn.LotWithItem]):
+    entity_type = "lot"
+    qbo_entity = "Item"
+    table = "lots"
+    model = bn.LotWithItem
+    sources = {"lots": "id"}
+    natural_key = "Name"
+    on_delete = "deactivate"
+    create_only = CREATE_ONLY
+
+    async def load(self, db: Snapshot, local_id: int) -> bn.LotWithItem | None:
+        lot = await db.one("select * from lots where id = %s", (local_id,))
+        if lot is None:
+            return None
+        item = await db.one("select * from items where id = %s", (lot["item_id"],))
+        return bn.LotWithItem(lot=bn.Lot.model_validate(lot), item=bn.Item.model_validate(item))
+
+    def dependencies(self, doc: bn.LotWithItem) -> list[DocRef]:
+        return [dep("item_category", doc.item.id)]
+
+    def matches(self, doc: bn.LotWithItem, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool:
+        return candidate.get("Sku") in (None, payload.get("Sku"))
+
+    def map(self, doc: bn.LotWithItem, refs: Refs) -> dict[str, Any]:
+        return lot_to_qbo(doc, refs)
+
+    async def sample(self, conn: Any, company_id: int) -> int:
+        return await sample_lot(conn, company_id)
+
+    async def touch(self, conn: Any, local_id: int) -> None:
+        await conn.execute("update lots set unit_cost = unit_cost + 1, updated_at = now() where id = %s", (local_id,))
