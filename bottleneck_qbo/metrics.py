@@ -9,12 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 REGISTRY = CollectorRegistry()
 
-events_consumed = Counter(
-    "bq_cdc_events_total", "Debezium change events consumed", ["table"], registry=REGISTRY
-)
-documents_synced = Counter(
-    "bq_documents_total", "Document sync outcomes", ["entity_type", "outcome"], registry=REGISTRY
-)
+events_consumed = Counter("bq_cdc_events_total", "Debezium change events consumed", ["table"], registry=REGISTRY)
+documents_synced = Counter("bq_documents_total", "Document sync outcomes", ["entity_type", "outcome"], registry=REGISTRY)
 dead_letters = Counter("bq_dead_letters_total", "Records sent to the dead-letter topic", ["stage", "failure_type"], registry=REGISTRY)
 commit_to_qbo_seconds = Histogram(
     "bq_commit_to_qbo_seconds",

@@ -61,8 +61,12 @@ class Settings(BaseSettings):
     retry_max_delay_s: float = 60.0
     retry_max_attempts: int = 8
     # inbound (streams/inbound): CDC gap recovery
-    cdc_initial_lookback_s: float = Field(default=86_400.0, gt=0, description="how far back the first CDC poll of a newly connected realm looks")
-    cdc_overlap_s: float = Field(default=120.0, ge=0, description="the CDC checkpoint trails the poll time by this much (clock skew, late commits)")
+    cdc_initial_lookback_s: float = Field(
+        default=86_400.0, gt=0, description="how far back the first CDC poll of a newly connected realm looks"
+    )
+    cdc_overlap_s: float = Field(
+        default=120.0, ge=0, description="the CDC checkpoint trails the poll time by this much (clock skew, late commits)"
+    )
 
     # --- QuickBooks Online ---------------------------------------------------------------------------
     # local: the QBO sandbox in infra/ (connect creates the realm there); intuit: real QBO (Intuit's
@@ -84,11 +88,15 @@ class Settings(BaseSettings):
     # the worker itself uses each realm's OAuth tokens from qbo_sync.oauth_tokens.
     qbo_sandbox_access_token: SecretStr = SecretStr("dev")
     # QBO client (sinks/qbo/client.py)
-    qbo_access_token: SecretStr | None = Field(default=None, description="static bearer token (sandbox --access-token); disables OAuth refresh")
+    qbo_access_token: SecretStr | None = Field(
+        default=None, description="static bearer token (sandbox --access-token); disables OAuth refresh"
+    )
     qbo_rate_window_s: float = Field(default=60.0, gt=0, description="window of qbo_requests_per_minute / qbo_batch_per_minute")
     qbo_rate_limit_wait_s: float = Field(default=60.0, ge=0, description="pause of a realm after a 429 without Retry-After (Intuit: 60 s)")
     qbo_rate_limit_max_retries: int = Field(default=10, ge=0, description="429s absorbed per request before raising QboRateLimited")
-    qbo_local_wait_max_s: float | None = Field(default=None, ge=0, description="longest wait for a realm's own request budget before raising QboRateLimited (None: wait)")
+    qbo_local_wait_max_s: float | None = Field(
+        default=None, ge=0, description="longest wait for a realm's own request budget before raising QboRateLimited (None: wait)"
+    )
     qbo_retry_max_attempts: int = Field(default=4, ge=0, description="resends after 5xx/timeouts (reads, and writes carrying a requestid)")
     qbo_retry_base_delay_s: float = Field(default=0.5, ge=0)
     qbo_retry_max_delay_s: float = Field(default=20.0, ge=0)
@@ -103,10 +111,7 @@ class Settings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
-        return (
-            f"postgresql://{self.pg_user}:{self.pg_password.get_secret_value()}"
-            f"@{self.pg_host}:{self.pg_port}/{self.pg_database}"
-        )
+        return f"postgresql://{self.pg_user}:{self.pg_password.get_secret_value()}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mappers import bottleneck as bn
+from mappers import qbo as q
 from mappers.common import (
     MAX_COMPANY_NAME,
     MAX_DISPLAY_NAME,
@@ -13,7 +14,6 @@ from mappers.common import (
     check_len,
     check_name,
 )
-from mappers import qbo as q
 
 
 def address(addr: bn.Address | None) -> q.PhysicalAddress | None:

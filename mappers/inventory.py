@@ -6,8 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from mappers.common import price
 from mappers import qbo as q
+from mappers.common import price
 
 
 def quantity_adjustment(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from mappers import bottleneck as bn
+from mappers import qbo as q
 from mappers.common import (
     MAX_DESCRIPTION,
     MAX_ITEM_NAME,
@@ -24,7 +25,6 @@ from mappers.common import (
     check_name,
     price,
 )
-from mappers import qbo as q
 
 CREATE_ONLY = ("QtyOnHand", "InvStartDate", "TrackQtyOnHand")
 # The canonical item starts empty; its start date only has to precede any transaction using it.
@@ -46,25 +46,50 @@ def item_to_qbo(item: bn.Item, refs: Refs) -> dict[str, Any]:
     sales = price(item.sales_price) if item.sales_price is not None else None
     cost = price(item.purchase_cost) if item.purchase_cost is not None else None
     if item.kind == "service":
-        model = q.Item(Name=name, Type="Service", Sku=sku, Description=desc, UnitPrice=sales, Active=item.is_active,
-                       IncomeAccountRef=q.Ref(value=acc.income))
+        model = q.Item(
+            Name=name,
+            Type="Service",
+            Sku=sku,
+            Description=desc,
+            UnitPrice=sales,
+            Active=item.is_active,
+            IncomeAccountRef=q.Ref(value=acc.income),
+        )
     elif item.kind == "non_tracking":
-        model = q.Item(Name=name, Type="NonInventory", Sku=sku, Description=desc, UnitPrice=sales, PurchaseCost=cost,
-                       Active=item.is_active, IncomeAccountRef=q.Ref(value=acc.income),
-                       ExpenseAccountRef=q.Ref(value=acc.cogs))
+        model = q.Item(
+            Name=name,
+            Type="NonInventory",
+            Sku=sku,
+            Description=desc,
+            UnitPrice=sales,
+            PurchaseCost=cost,
+            Active=item.is_active,
+            IncomeAccountRef=q.Ref(value=acc.income),
+            ExpenseAccountRef=q.Ref(value=acc.cogs),
+        )
     else:
         model = q.Item(
-            Name=name, Type="Inventory", Sku=sku, Description=desc, UnitPrice=sales, PurchaseCost=Decimal(0),
-            Active=item.is_active, SubItem=True, ParentRef=q.Ref(value=refs.qbo_id("item_category", item.id)),
-            TrackQtyOnHand=True, QtyOnHand=Decimal(0), InvStartDate=CANONICAL_START,
-            IncomeAccountRef=q.Ref(value=acc.income), ExpenseAccountRef=q.Ref(value=acc.cogs),
+            Name=name,
+            Type="Inventory",
+            Sku=sku,
+            Description=desc,
+            UnitPrice=sales,
+            PurchaseCost=Decimal(0),
+            Active=item.is_active,
+            SubItem=True,
+            ParentRef=q.Ref(value=refs.qbo_id("item_category", item.id)),
+            TrackQtyOnHand=True,
+            QtyOnHand=Decimal(0),
+            InvStartDate=CANONICAL_START,
+            IncomeAccountRef=q.Ref(value=acc.income),
+            ExpenseAccountRef=q.Ref(value=acc.cogs),
             AssetAccountRef=q.Ref(value=acc.asset),
         )
     return model.to_qbo()
 
 
 def lot_name(item: bn.Item, lot: bn.Lot) -> str:
-    """"<item name> / <lot code>", shortening the item name (never the lot code) to fit 100 characters."""
+    """ "<item name> / <lot code>", shortening the item name (never the lot code) to fit 100 characters."""
     code = check_name("lot", lot.id, "lot_code", lot.lot_code, MAX_ITEM_NAME - len(LOT_SEPARATOR) - 1)
     room = MAX_ITEM_NAME - len(LOT_SEPARATOR) - len(code)
     return f"{item.name.strip()[:room].rstrip()}{LOT_SEPARATOR}{code}"
@@ -79,9 +104,19 @@ def lot_to_qbo(row: bn.LotWithItem, refs: Refs) -> dict[str, Any]:
     acc = refs.accounts
     start = lot.created_at.date() if lot.created_at else CANONICAL_START
     return q.Item(
-        Name=name, Type="Inventory", Sku=sku, Description=check_len("lot", lot.id, "description", item.description, MAX_DESCRIPTION),
-        UnitPrice=price(item.sales_price) if item.sales_price is not None else None, PurchaseCost=price(lot.unit_cost),
-        Active=item.is_active, SubItem=True, ParentRef=q.Ref(value=refs.qbo_id("item_category", item.id)),
-        TrackQtyOnHand=True, QtyOnHand=price(lot.quantity_on_hand), InvStartDate=start,
-        IncomeAccountRef=q.Ref(value=acc.income), ExpenseAccountRef=q.Ref(value=acc.cogs), AssetAccountRef=q.Ref(value=acc.asset),
+        Name=name,
+        Type="Inventory",
+        Sku=sku,
+        Description=check_len("lot", lot.id, "description", item.description, MAX_DESCRIPTION),
+        UnitPrice=price(item.sales_price) if item.sales_price is not None else None,
+        PurchaseCost=price(lot.unit_cost),
+        Active=item.is_active,
+        SubItem=True,
+        ParentRef=q.Ref(value=refs.qbo_id("item_category", item.id)),
+        TrackQtyOnHand=True,
+        QtyOnHand=price(lot.quantity_on_hand),
+        InvStartDate=start,
+        IncomeAccountRef=q.Ref(value=acc.income),
+        ExpenseAccountRef=q.Ref(value=acc.cogs),
+        AssetAccountRef=q.Ref(value=acc.asset),
     ).to_qbo()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mappers import bottleneck as bn
+from mappers import qbo as q
 from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
 from mappers.sales import line_item_ref
-from mappers import qbo as q
 
 
 def _line(entity: str, doc_id: int, line: bn.PurchaseLine, refs: Refs, linked: list[q.Link] | None) -> q.ExpenseLine:
@@ -52,7 +52,11 @@ def _po_link(bill: bn.Bill, line: bn.PurchaseLine, refs: Refs) -> list[q.Link] |
     txn_id = refs.qbo_id("purchase_order", po_id)
     txn_line = refs.qbo_line_id("purchase_order", po_id, line.purchase_order_line_id)
     if txn_line is None:
-        raise MappingError("bill", bill.id, f"line {line.line_no}: PO line {line.purchase_order_line_id} has no QuickBooks line id (purchase order {po_id} changed?)")
+        raise MappingError(
+            "bill",
+            bill.id,
+            f"line {line.line_no}: PO line {line.purchase_order_line_id} has no QuickBooks line id (purchase order {po_id} changed?)",
+        )
     return [q.Link(TxnId=txn_id, TxnType="PurchaseOrder", TxnLineId=txn_line)]
 
 

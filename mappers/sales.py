@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mappers import bottleneck as bn
-from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
 from mappers import qbo as q
+from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
 
 
 def line_item_ref(refs: Refs, item_id: int, lot_id: int | None) -> q.Ref:

@@ -10,7 +10,7 @@ the outbound side would push to QBO).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
@@ -53,12 +53,11 @@ async def apply_payment_change(conn: psycopg.AsyncConnection, change: PaymentCha
     ident = {"table": sql.Identifier(t.name), "doc": sql.Identifier(t.document_col), "pay": sql.Identifier(t.payment_col)}
     inserted = updated = 0
     try:
-        async with conn.transaction():
-            async with conn.cursor() as cur:
-                for r in change.records:
-                    await cur.execute(
-                        sql.SQL(
-                            """
+        async with conn.transaction(), conn.cursor() as cur:
+            for r in change.records:
+                await cur.execute(
+                    sql.SQL(
+                        """
                             insert into {table} (company_id, {doc}, {pay}, amount, paid_on, method, reference)
                             values (%(company)s, %(doc_id)s, %(pid)s, %(amount)s, %(paid_on)s, %(method)s, %(ref)s)
                             on conflict (company_id, {pay}, {doc}) do update
@@ -69,38 +68,38 @@ async def apply_payment_change(conn: psycopg.AsyncConnection, change: PaymentCha
                                    (excluded.amount, excluded.paid_on, excluded.method, excluded.reference, null::timestamptz)
                             returning (xmax = 0) as inserted
                             """
-                        ).format(**ident),
-                        {
-                            "company": r.company_id,
-                            "doc_id": r.document_id,
-                            "pid": r.qbo_payment_id,
-                            "amount": r.amount,
-                            "paid_on": r.paid_on,
-                            "method": r.method,
-                            "ref": r.reference,
-                        },
-                    )
-                    row = await cur.fetchone()
-                    if row is not None:  # no row: the existing one was identical, nothing written
-                        inserted += int(row[0])
-                        updated += int(not row[0])
-                keep = [r.document_id for r in change.records]
-                await cur.execute(
-                    sql.SQL(
-                        """
+                    ).format(**ident),
+                    {
+                        "company": r.company_id,
+                        "doc_id": r.document_id,
+                        "pid": r.qbo_payment_id,
+                        "amount": r.amount,
+                        "paid_on": r.paid_on,
+                        "method": r.method,
+                        "ref": r.reference,
+                    },
+                )
+                row = await cur.fetchone()
+                if row is not None:  # no row: the existing one was identical, nothing written
+                    inserted += int(row[0])
+                    updated += int(not row[0])
+            keep = [r.document_id for r in change.records]
+            await cur.execute(
+                sql.SQL(
+                    """
                         update {table} set voided_at = %(at)s, updated_at = now()
                          where company_id = %(company)s and {pay} = %(pid)s and voided_at is null
                            and not ({doc} = any(%(keep)s::bigint[]))
                         """
-                    ).format(**ident),
-                    {
-                        "at": change.changed_at or datetime.now(timezone.utc),
-                        "company": change.company_id,
-                        "pid": change.qbo_payment_id,
-                        "keep": keep,
-                    },
-                )
-                voided = cur.rowcount
+                ).format(**ident),
+                {
+                    "at": change.changed_at or datetime.now(UTC),
+                    "company": change.company_id,
+                    "pid": change.qbo_payment_id,
+                    "keep": keep,
+                },
+            )
+            voided = cur.rowcount
     except psycopg.errors.ForeignKeyViolation as exc:
         raise PaymentWriteError(
             f"{t.name}: payment {change.qbo_payment_id} of company {change.company_id} names a "

@@ -23,9 +23,7 @@ class OriginalRecord(BaseModel):
     encoding: str = "utf-8"  # or "base64" when the bytes were not text
 
     @classmethod
-    def from_bytes(
-        cls, topic: str, partition: int | None, offset: int | None, key: bytes | None, value: bytes | None
-    ) -> "OriginalRecord":
+    def from_bytes(cls, topic: str, partition: int | None, offset: int | None, key: bytes | None, value: bytes | None) -> OriginalRecord:
         try:
             k = key.decode() if key is not None else None
             v = value.decode() if value is not None else None

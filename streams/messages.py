@@ -32,5 +32,5 @@ class DocumentTouch(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "DocumentTouch":
+    def from_bytes(cls, data: bytes) -> DocumentTouch:
         return cls.model_validate_json(data)

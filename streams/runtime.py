@@ -11,14 +11,14 @@ import logging
 from collections import OrderedDict
 
 from bottleneck_qbo.settings import Settings, get_settings
-from streams.engine.docref import DocRef
-from streams.engine.engine import SyncEngine
-from sinks.qbo.idmap import IdMap
-from streams.engine.parking import Parking
-from streams.processors.registry import REGISTRY
-from streams.engine.source import Source
 from sinks.qbo.auth import PostgresTokenStore
 from sinks.qbo.client import QboClient
+from sinks.qbo.idmap import IdMap
+from streams.engine.docref import DocRef
+from streams.engine.engine import SyncEngine
+from streams.engine.parking import Parking
+from streams.engine.source import Source
+from streams.processors.registry import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Runtime:
         )
 
     @classmethod
-    async def create(cls, settings: Settings) -> "Runtime":
+    async def create(cls, settings: Settings) -> Runtime:
         qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(settings.postgres_dsn))
         rt = cls(settings, qbo)
         await rt._connect()
@@ -79,7 +79,7 @@ class Runtime:
             for closeable in (self.source, self.idmap, self.parking):
                 try:
                     await closeable.close()
-                except Exception:  # noqa: BLE001 - already broken; the new connections are what matter
+                except Exception:
                     pass
             await self._connect()
 

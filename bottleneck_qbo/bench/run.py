@@ -72,7 +72,9 @@ def _sandbox_stats(settings: Settings, realm: str) -> dict[str, Any]:
     return r.json()
 
 
-def _wait_synced(conn: psycopg.Connection[Any], company: int, keys: list[tuple[str, int]], timeout_s: float) -> dict[tuple[str, int], float]:
+def _wait_synced(
+    conn: psycopg.Connection[Any], company: int, keys: list[tuple[str, int]], timeout_s: float
+) -> dict[tuple[str, int], float]:
     """Epoch seconds at which each document's QBO answer was recorded."""
     deadline = time.monotonic() + timeout_s
     done: dict[tuple[str, int], float] = {}
@@ -111,7 +113,12 @@ def latency_run(settings: Settings, conn: psycopg.Connection[Any], documents: in
         company, _realm = _new_company(settings, conn, f"Latency {r}")
         customers = [seed.customer(conn, company, f"Bench customer {i}") for i in range(4)]
         vendors = [seed.vendor(conn, company, f"Bench vendor {i}") for i in range(2)]
-        items = [seed.item(conn, company, f"SKU-{i}", f"Bench item {i}", "non_tracking", sales_price=Decimal("9.50"), purchase_cost=Decimal("3.25"))[0] for i in range(3)]
+        items = [
+            seed.item(
+                conn, company, f"SKU-{i}", f"Bench item {i}", "non_tracking", sales_price=Decimal("9.50"), purchase_cost=Decimal("3.25")
+            )[0]
+            for i in range(3)
+        ]
         tenants.append((company, customers, vendors, items))
         warm.append((company, [("customer", c) for c in customers] + [("vendor", v) for v in vendors] + [("item", i) for i in items]))
     for company, keys in warm:
@@ -124,7 +131,10 @@ def latency_run(settings: Settings, conn: psycopg.Connection[Any], documents: in
         company, customers, vendors, items = tenants[n % realms]
         k = n // realms
         cust, vend = customers[k % len(customers)], vendors[k % len(vendors)]
-        lines = [Line(items[k % len(items)], Decimal(1 + k % 7), Decimal("9.50")), Line(items[(k + 1) % len(items)], Decimal(2), Decimal("9.50"))]
+        lines = [
+            Line(items[k % len(items)], Decimal(1 + k % 7), Decimal("9.50")),
+            Line(items[(k + 1) % len(items)], Decimal(2), Decimal("9.50")),
+        ]
         kind = k % 4
         if kind == 0:
             key = ("sales_order", seed.sales_order(conn, company, f"SO-{k}", cust, lines))
@@ -142,7 +152,11 @@ def latency_run(settings: Settings, conn: psycopg.Connection[Any], documents: in
         synced = _wait_synced(conn, company, list(docs), timeout_s=300)
         lat += [(synced[k] - docs[k]) * 1000 for k in docs]
     return {
-        "p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": max(lat), "mean": statistics.fmean(lat),
+        "p50": _pct(lat, 50),
+        "p95": _pct(lat, 95),
+        "p99": _pct(lat, 99),
+        "max": max(lat),
+        "mean": statistics.fmean(lat),
         "realms": realms,
     }
 
@@ -179,16 +193,21 @@ def _group_lag(bootstrap: str, group: str, pattern: str) -> int:
 def wait_caught_up(settings: Settings) -> None:
     """Until the worker has routed everything on the CDC topics and synced every document touch."""
     docs = settings.documents_topic.replace(".", r"\.")
-    while _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS) > 0 or _group_lag(
-        settings.kafka_bootstrap, settings.worker_id, docs
-    ) > 0:
+    while (
+        _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS) > 0
+        or _group_lag(settings.kafka_bootstrap, settings.worker_id, docs) > 0
+    ):
         time.sleep(0.25)
 
 
 def raw_consume_rate(bootstrap: str, pattern: str, total: int) -> float:
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=f"bench-raw-{time.time_ns()}", auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=5000, max_poll_records=2000,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{time.time_ns()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+        max_poll_records=2000,
     )
     consumer.subscribe(pattern=pattern)
     n = 0
@@ -222,7 +241,13 @@ def replay_run(settings: Settings) -> dict[str, float]:
     elapsed = time.perf_counter() - t0
     writes = _sandbox_writes(settings) - writes_before
     raw = raw_consume_rate(settings.kafka_bootstrap, CDC_TOPICS, total)
-    return {"events": total, "seconds_incl_worker_start": elapsed, "events_per_s": total / elapsed, "qbo_writes": writes, "raw_kafka_python_events_per_s": raw}
+    return {
+        "events": total,
+        "seconds_incl_worker_start": elapsed,
+        "events_per_s": total / elapsed,
+        "qbo_writes": writes,
+        "raw_kafka_python_events_per_s": raw,
+    }
 
 
 def sink_run(settings: Settings, conn: psycopg.Connection[Any], burst: int) -> dict[str, float]:
@@ -234,9 +259,13 @@ def sink_run(settings: Settings, conn: psycopg.Connection[Any], burst: int) -> d
     stats = _sandbox_stats(settings, realm)
     requests = int(stats["requests_total"])
     return {
-        "documents": burst, "seconds": elapsed, "documents_per_min": burst / elapsed * 60,
-        "requests": requests, "requests_per_min": requests / elapsed * 60,
-        "limit_requests_per_min": settings.qbo_requests_per_minute, "http_429": int(stats["throttled"]),
+        "documents": burst,
+        "seconds": elapsed,
+        "documents_per_min": burst / elapsed * 60,
+        "requests": requests,
+        "requests_per_min": requests / elapsed * 60,
+        "limit_requests_per_min": settings.qbo_requests_per_minute,
+        "http_429": int(stats["throttled"]),
     }
 
 
@@ -281,15 +310,17 @@ def run(settings: Settings, *, documents: int, rate: float, burst: int = 400) ->
 
 def render(f: Figures) -> str:
     l, r, s = f.latency_ms, f.replay, f.sink
-    return "\n".join([
-        f"commit-to-QBO latency ({f.latency_documents} documents at {f.latency_rate_per_s:g}/s over {l['realms']:.0f} realms, mixed): "
-        f"p50 {l['p50']:.0f} ms, p95 {l['p95']:.0f} ms, p99 {l['p99']:.0f} ms, max {l['max']:.0f} ms",
-        f"replay from offset 0: {r['events']:.0f} events in {r['seconds_incl_worker_start']:.1f} s (incl. worker start) = "
-        f"{r['events_per_s']:.0f} events/s per worker; QBO writes: {r['qbo_writes']:.0f}; "
-        f"baseline plain kafka-python consumer: {r['raw_kafka_python_events_per_s']:.0f} events/s",
-        f"QBO sink: {s['documents']:.0f} new customers into one realm in {s['seconds']:.1f} s "
-        f"({s['requests']:.0f} requests, {s['requests'] / s['documents']:.2f} per document: natural-key lookup + create); "
-        f"QBO allows {s['limit_requests_per_min']:.0f} requests in any 60 s per realm, so the steady state is "
-        f"{s['limit_requests_per_min'] / (s['requests'] / s['documents']):.0f} documents/min; 429s: {s['http_429']:.0f}",
-        f"worker peak RSS: {f.worker_peak_rss_mb:.0f} MiB",
-    ])
+    return "\n".join(
+        [
+            f"commit-to-QBO latency ({f.latency_documents} documents at {f.latency_rate_per_s:g}/s over {l['realms']:.0f} realms, mixed): "
+            f"p50 {l['p50']:.0f} ms, p95 {l['p95']:.0f} ms, p99 {l['p99']:.0f} ms, max {l['max']:.0f} ms",
+            f"replay from offset 0: {r['events']:.0f} events in {r['seconds_incl_worker_start']:.1f} s (incl. worker start) = "
+            f"{r['events_per_s']:.0f} events/s per worker; QBO writes: {r['qbo_writes']:.0f}; "
+            f"baseline plain kafka-python consumer: {r['raw_kafka_python_events_per_s']:.0f} events/s",
+            f"QBO sink: {s['documents']:.0f} new customers into one realm in {s['seconds']:.1f} s "
+            f"({s['requests']:.0f} requests, {s['requests'] / s['documents']:.2f} per document: natural-key lookup + create); "
+            f"QBO allows {s['limit_requests_per_min']:.0f} requests in any 60 s per realm, so the steady state is "
+            f"{s['limit_requests_per_min'] / (s['requests'] / s['documents']):.0f} documents/min; 429s: {s['http_429']:.0f}",
+            f"worker peak RSS: {f.worker_peak_rss_mb:.0f} MiB",
+        ]
+    )

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import typer
 
-from bottleneck_qbo.cli import stack as _stack
-from bottleneck_qbo.cli import sandbox as _sandbox
-from bottleneck_qbo.cli import sync as _sync
 from bottleneck_qbo.cli import demo as _demo
+from bottleneck_qbo.cli import sandbox as _sandbox
+from bottleneck_qbo.cli import stack as _stack
+from bottleneck_qbo.cli import sync as _sync
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(_stack.app, name="stack", help="Start, stop and inspect the local stack.")
@@ -21,4 +21,3 @@ _demo.register(app)
 
 def main() -> None:
     app()
-

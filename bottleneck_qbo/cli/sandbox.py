@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr
@@ -13,15 +13,17 @@ from bottleneck_qbo.settings import get_settings
 
 def sandbox(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    port: Annotated[Optional[int], typer.Option(help="port (default: BQ_QBO_SANDBOX_PORT, 8765)")] = None,
-    access_token: Annotated[Optional[str], typer.Option(help="static bearer token accepted for every realm (development)")] = None,
-    realm: Annotated[Optional[list[str]], typer.Option(help="realm id to create at start-up (repeatable)")] = None,
-    webhook_url: Annotated[Optional[str], typer.Option(help="where to POST webhook notifications")] = None,
-    webhook_verifier_token: Annotated[Optional[str], typer.Option(help="HMAC key for intuit-signature (default: BQ_WEBHOOK_VERIFIER_TOKEN)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: BQ_QBO_SANDBOX_PORT, 8765)")] = None,
+    access_token: Annotated[str | None, typer.Option(help="static bearer token accepted for every realm (development)")] = None,
+    realm: Annotated[list[str] | None, typer.Option(help="realm id to create at start-up (repeatable)")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="where to POST webhook notifications")] = None,
+    webhook_verifier_token: Annotated[
+        str | None, typer.Option(help="HMAC key for intuit-signature (default: BQ_WEBHOOK_VERIFIER_TOKEN)")
+    ] = None,
     webhook_format: Annotated[str, typer.Option(help="legacy | cloudevents")] = "legacy",
-    sqlite: Annotated[Optional[Path], typer.Option(help="persist state in this SQLite file")] = None,
-    client_id: Annotated[Optional[str], typer.Option(help="OAuth client id (default: BQ_QBO_CLIENT_ID)")] = None,
-    client_secret: Annotated[Optional[str], typer.Option(help="OAuth client secret (default: BQ_QBO_CLIENT_SECRET)")] = None,
+    sqlite: Annotated[Path | None, typer.Option(help="persist state in this SQLite file")] = None,
+    client_id: Annotated[str | None, typer.Option(help="OAuth client id (default: BQ_QBO_CLIENT_ID)")] = None,
+    client_secret: Annotated[str | None, typer.Option(help="OAuth client secret (default: BQ_QBO_CLIENT_SECRET)")] = None,
 ) -> None:
     """Serve a local QuickBooks Online API (v3) with QBO's rules, OAuth, limits and webhooks."""
     from infra.qbo_sandbox import SandboxConfig, run

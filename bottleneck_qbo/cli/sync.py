@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -68,7 +68,7 @@ def _resync(company: int, entities: list[str] | None) -> None:
 
 def resync(
     company: Annotated[int, typer.Option(help="Bottleneck company id")],
-    entity: Annotated[Optional[list[str]], typer.Option(help="entity types (default: all)")] = None,
+    entity: Annotated[list[str] | None, typer.Option(help="entity types (default: all)")] = None,
 ) -> None:
     """Queue a company's rows for sync now (unchanged ones make no QBO call)."""
     try:
@@ -97,7 +97,7 @@ def publish(
 def replay(
     to: Annotated[str, typer.Option(help="'earliest' or an ISO time, e.g. 2026-11-01T00:00:00+00:00")] = "earliest",
     topics: Annotated[str, typer.Option(help="regex of topics to rewind")] = r"bottleneck\.public\..+",
-    group: Annotated[Optional[str], typer.Option(help="consumer group (default: the worker's id)")] = None,
+    group: Annotated[str | None, typer.Option(help="consumer group (default: the worker's id)")] = None,
 ) -> None:
     """Rewind the worker's consumer group (stop the worker first); restart it to replay."""
     from bottleneck_qbo.ops.replay import ReplayError, reset_offsets
@@ -114,7 +114,7 @@ def replay(
 
 def resnapshot(
     table: Annotated[list[str], typer.Option(help="Bottleneck table(s) to re-read through Debezium")],
-    where: Annotated[Optional[str], typer.Option(help="SQL filter, e.g. \"company_id = 3\"")] = None,
+    where: Annotated[str | None, typer.Option(help='SQL filter, e.g. "company_id = 3"')] = None,
 ) -> None:
     """Ask Debezium for an incremental snapshot of tables (or matching rows) via its signal table."""
     import connectors
@@ -143,7 +143,7 @@ def deadletters_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
 
 @deadletters_app.command("redrive")
 def deadletters_redrive(
-    stage: Annotated[Optional[str], typer.Option(help="only letters of this stage (decode, route, sync, inbound)")] = None,
+    stage: Annotated[str | None, typer.Option(help="only letters of this stage (decode, route, sync, inbound)")] = None,
 ) -> None:
     """Send dead letters back through the pipeline (after fixing their cause)."""
     from bottleneck_qbo.ops.deadletters import read_all, redrive
@@ -155,8 +155,8 @@ def deadletters_redrive(
 
 def state(
     company: Annotated[int, typer.Option()],
-    entity: Annotated[Optional[str], typer.Option()] = None,
-    id: Annotated[Optional[int], typer.Option()] = None,
+    entity: Annotated[str | None, typer.Option()] = None,
+    id: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Per-record sync state: QBO id, SyncToken, last sync, and anything parked (waiting, conflict, dead)."""
     import psycopg

@@ -39,7 +39,9 @@ async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], *, since
             say(f"  ✔ {what}  ({time.monotonic() - since:.2f} s after commit)", color="green")
             return found
         if time.monotonic() - since > timeout_s:
-            raise TimeoutError(f"{what} did not show up within {timeout_s:.0f} s; see `bottleneck-qbo deadletters list` and .run/logs/worker.log")
+            raise TimeoutError(
+                f"{what} did not show up within {timeout_s:.0f} s; see `bottleneck-qbo deadletters list` and .run/logs/worker.log"
+            )
         await asyncio.sleep(0.05)
 
 
@@ -72,34 +74,65 @@ async def _demo(settings: Settings) -> None:
         say("\n1. A customer and a vendor")
         t = time.monotonic()
         cust_name = f"Green Grocer Co-op {stamp}"
-        cust = seed.customer(conn, company, cust_name, email="ap@greengrocer.example",
-                             address={"line1": "12 Market St", "city": "Portland", "region": "OR", "postal_code": "97201", "country": "US"})
+        cust = seed.customer(
+            conn,
+            company,
+            cust_name,
+            email="ap@greengrocer.example",
+            address={"line1": "12 Market St", "city": "Portland", "region": "OR", "postal_code": "97201", "country": "US"},
+        )
         vend = seed.vendor(conn, company, f"Bean Importers {stamp}", email="orders@beans.example")
         await wait_for(f"Customer '{cust_name}'", lambda: qbo.one("Customer", f"DisplayName = '{cust_name}'"), since=t)
         await wait_for("Vendor", lambda: qbo.one("Vendor", f"DisplayName = 'Bean Importers {stamp}'"), since=t)
 
         say("\n2. Items: a tracked item with two lots, filtered water (non-tracking), a discount (service)")
         t = time.monotonic()
-        brew, (lot1, lot2) = seed.item(conn, company, f"CB-{stamp}", f"Cold Brew 12oz {stamp}", "inventory",
-                                       sales_price=Decimal("4.50"), purchase_cost=Decimal("1.25"),
-                                       lots=[("L2026-1101", Decimal("240"), Decimal("1.22")), ("L2026-1115", Decimal("120"), Decimal("1.31"))])
+        brew, (lot1, lot2) = seed.item(
+            conn,
+            company,
+            f"CB-{stamp}",
+            f"Cold Brew 12oz {stamp}",
+            "inventory",
+            sales_price=Decimal("4.50"),
+            purchase_cost=Decimal("1.25"),
+            lots=[("L2026-1101", Decimal("240"), Decimal("1.22")), ("L2026-1115", Decimal("120"), Decimal("1.31"))],
+        )
         water, _ = seed.item(conn, company, f"WTR-{stamp}", f"Filtered Water {stamp}", "non_tracking", purchase_cost=Decimal("0.01"))
         disc, _ = seed.item(conn, company, f"DISC-{stamp}", f"Wholesale discount {stamp}", "service", sales_price=Decimal("-5.00"))
-        await wait_for("Category + canonical item + 2 lot items", lambda: qbo.one("Item", f"Name = 'Cold Brew 12oz {stamp} / L2026-1115'"), since=t)
+        await wait_for(
+            "Category + canonical item + 2 lot items", lambda: qbo.one("Item", f"Name = 'Cold Brew 12oz {stamp} / L2026-1115'"), since=t
+        )
         await wait_for("Service (discount)", lambda: qbo.one("Item", f"Name = 'Wholesale discount {stamp}'"), since=t)
 
         say("\n3. A draft sales order (stays out of QBO), then opened -> Estimate")
-        so = seed.sales_order(conn, company, f"SO-{stamp}", cust, [Line(brew, Decimal("48"), Decimal("4.50"), lot_id=lot1), Line(disc, Decimal("1"), Decimal("-5.00"))], status="draft")
+        so = seed.sales_order(
+            conn,
+            company,
+            f"SO-{stamp}",
+            cust,
+            [Line(brew, Decimal("48"), Decimal("4.50"), lot_id=lot1), Line(disc, Decimal("1"), Decimal("-5.00"))],
+            status="draft",
+        )
         await asyncio.sleep(1.5)
         draft = await qbo.one("Estimate", f"DocNumber = 'SO-{stamp}'")
-        say(f"  ✔ draft sales order in QBO after 1.5 s: {'yes (wrong!)' if draft else 'no, as it should'}", color="green" if not draft else "red")
+        say(
+            f"  ✔ draft sales order in QBO after 1.5 s: {'yes (wrong!)' if draft else 'no, as it should'}",
+            color="green" if not draft else "red",
+        )
         t = time.monotonic()
         conn.execute("update sales_orders set status = 'open', updated_at = now() where id = %s", (so,))
         await wait_for(f"Estimate SO-{stamp}", lambda: qbo.one("Estimate", f"DocNumber = 'SO-{stamp}'"), since=t)
 
         say("\n4. Invoice (header + 2 lines in one transaction) linked to the estimate")
         t = time.monotonic()
-        inv = seed.invoice(conn, company, f"INV-{stamp}", cust, [Line(brew, Decimal("48"), Decimal("4.50"), lot_id=lot1), Line(disc, Decimal("1"), Decimal("-5.00"))], sales_order_id=so)
+        inv = seed.invoice(
+            conn,
+            company,
+            f"INV-{stamp}",
+            cust,
+            [Line(brew, Decimal("48"), Decimal("4.50"), lot_id=lot1), Line(disc, Decimal("1"), Decimal("-5.00"))],
+            sales_order_id=so,
+        )
         invoice = await wait_for(f"Invoice INV-{stamp}", lambda: qbo.one("Invoice", f"DocNumber = 'INV-{stamp}'"), since=t)
         est = await qbo.one("Estimate", f"DocNumber = 'SO-{stamp}'")
         say(f"  ✔ Invoice TotalAmt {invoice.get('TotalAmt')}, Estimate status {est.get('TxnStatus') if est else '?'}", color="green")
@@ -117,7 +150,14 @@ async def _demo(settings: Settings) -> None:
         say("\n6. Purchase order, then a bill linked to it (the PO closes)")
         t = time.monotonic()
         po, po_lines = seed.purchase_order(conn, company, f"PO-{stamp}", vend, [Line(water, Decimal("1000"), Decimal("0.01"))])
-        seed.bill(conn, company, f"B-{stamp}", vend, [Line(water, Decimal("1000"), Decimal("0.01"), purchase_order_line_id=po_lines[0])], purchase_order_id=po)
+        seed.bill(
+            conn,
+            company,
+            f"B-{stamp}",
+            vend,
+            [Line(water, Decimal("1000"), Decimal("0.01"), purchase_order_line_id=po_lines[0])],
+            purchase_order_id=po,
+        )
         await wait_for(f"Bill B-{stamp}", lambda: qbo.one("Bill", f"DocNumber = 'B-{stamp}'"), since=t)
 
         async def po_closed() -> dict[str, Any] | None:
@@ -129,9 +169,13 @@ async def _demo(settings: Settings) -> None:
         say("\n7. A payment recorded in QuickBooks comes back to Bottleneck (webhook -> Kafka -> invoice_payments)")
         t = time.monotonic()
         payment = await client.create(
-            realm, "Payment",
-            {"CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": invoice["TotalAmt"],
-             "Line": [{"Amount": invoice["TotalAmt"], "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}]},
+            realm,
+            "Payment",
+            {
+                "CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+                "TotalAmt": invoice["TotalAmt"],
+                "Line": [{"Amount": invoice["TotalAmt"], "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+            },
             request_id=f"demo-payment-{stamp}",
         )
 

@@ -40,7 +40,9 @@ def company(conn: psycopg.Connection[Any], name: str, *, mode: str = "live") -> 
         return _one(conn, "insert into companies (name, qbo_sync_mode) values (%s, %s) returning id", (name, mode))
 
 
-def customer(conn: psycopg.Connection[Any], company_id: int, name: str, *, email: str | None = None, address: dict[str, str] | None = None) -> int:
+def customer(
+    conn: psycopg.Connection[Any], company_id: int, name: str, *, email: str | None = None, address: dict[str, str] | None = None
+) -> int:
     with conn.transaction():
         return _one(
             conn,
@@ -55,8 +57,14 @@ def vendor(conn: psycopg.Connection[Any], company_id: int, name: str, *, email: 
 
 
 def item(
-    conn: psycopg.Connection[Any], company_id: int, sku: str, name: str, kind: str,
-    *, sales_price: Decimal | None = None, purchase_cost: Decimal | None = None,
+    conn: psycopg.Connection[Any],
+    company_id: int,
+    sku: str,
+    name: str,
+    kind: str,
+    *,
+    sales_price: Decimal | None = None,
+    purchase_cost: Decimal | None = None,
     lots: Sequence[tuple[str, Decimal, Decimal]] = (),
 ) -> tuple[int, list[int]]:
     """An item and (for kind 'inventory') its lots (code, quantity, unit cost), in one transaction."""
@@ -77,7 +85,9 @@ def item(
     return item_id, lot_ids
 
 
-def _lines(conn: psycopg.Connection[Any], table: str, fk: str, doc_id: int, lines: Sequence[Line], price_col: str, with_lot: bool) -> list[int]:
+def _lines(
+    conn: psycopg.Connection[Any], table: str, fk: str, doc_id: int, lines: Sequence[Line], price_col: str, with_lot: bool
+) -> list[int]:
     ids = []
     for no, ln in enumerate(lines, start=1):
         cols = [fk, "line_no", "item_id", "description", "quantity", price_col]
@@ -92,7 +102,9 @@ def _lines(conn: psycopg.Connection[Any], table: str, fk: str, doc_id: int, line
     return ids
 
 
-def sales_order(conn: psycopg.Connection[Any], company_id: int, number: str, customer_id: int, lines: Sequence[Line], *, status: str = "open") -> int:
+def sales_order(
+    conn: psycopg.Connection[Any], company_id: int, number: str, customer_id: int, lines: Sequence[Line], *, status: str = "open"
+) -> int:
     with conn.transaction():
         so = _one(
             conn,
@@ -104,8 +116,14 @@ def sales_order(conn: psycopg.Connection[Any], company_id: int, number: str, cus
 
 
 def invoice(
-    conn: psycopg.Connection[Any], company_id: int, number: str, customer_id: int, lines: Sequence[Line],
-    *, sales_order_id: int | None = None, status: str = "open",
+    conn: psycopg.Connection[Any],
+    company_id: int,
+    number: str,
+    customer_id: int,
+    lines: Sequence[Line],
+    *,
+    sales_order_id: int | None = None,
+    status: str = "open",
 ) -> int:
     """An invoice with its lines; invoicing a sales order closes it, in the same transaction."""
     with conn.transaction():
@@ -121,7 +139,9 @@ def invoice(
     return inv
 
 
-def purchase_order(conn: psycopg.Connection[Any], company_id: int, number: str, vendor_id: int, lines: Sequence[Line], *, status: str = "open") -> tuple[int, list[int]]:
+def purchase_order(
+    conn: psycopg.Connection[Any], company_id: int, number: str, vendor_id: int, lines: Sequence[Line], *, status: str = "open"
+) -> tuple[int, list[int]]:
     with conn.transaction():
         po = _one(
             conn,
@@ -133,8 +153,14 @@ def purchase_order(conn: psycopg.Connection[Any], company_id: int, number: str, 
 
 
 def bill(
-    conn: psycopg.Connection[Any], company_id: int, number: str, vendor_id: int, lines: Sequence[Line],
-    *, purchase_order_id: int | None = None, status: str = "open",
+    conn: psycopg.Connection[Any],
+    company_id: int,
+    number: str,
+    vendor_id: int,
+    lines: Sequence[Line],
+    *,
+    purchase_order_id: int | None = None,
+    status: str = "open",
 ) -> int:
     with conn.transaction():
         b = _one(
@@ -152,7 +178,11 @@ def bill(
 def complete_ship_job(conn: psycopg.Connection[Any], company_id: int, sales_order_id: int, picks: Sequence[tuple[int, Decimal]]) -> int:
     """A ship job for (lot, quantity) picks, completed: lots go down in the same transaction."""
     with conn.transaction():
-        job = _one(conn, "insert into ship_jobs (company_id, sales_order_id, status) values (%s, %s, 'in_progress') returning id", (company_id, sales_order_id))
+        job = _one(
+            conn,
+            "insert into ship_jobs (company_id, sales_order_id, status) values (%s, %s, 'in_progress') returning id",
+            (company_id, sales_order_id),
+        )
         for lot_id, qty in picks:
             conn.execute("insert into ship_job_lines (ship_job_id, lot_id, quantity) values (%s, %s, %s)", (job, lot_id, qty))
             conn.execute("update lots set quantity_on_hand = quantity_on_hand - %s, updated_at = now() where id = %s", (qty, lot_id))
@@ -160,10 +190,16 @@ def complete_ship_job(conn: psycopg.Connection[Any], company_id: int, sales_orde
     return job
 
 
-def complete_receive_job(conn: psycopg.Connection[Any], company_id: int, purchase_order_id: int, receipts: Sequence[tuple[int, Decimal]]) -> int:
+def complete_receive_job(
+    conn: psycopg.Connection[Any], company_id: int, purchase_order_id: int, receipts: Sequence[tuple[int, Decimal]]
+) -> int:
     """A receive job for (lot, quantity) receipts, completed: lots go up in the same transaction."""
     with conn.transaction():
-        job = _one(conn, "insert into receive_jobs (company_id, purchase_order_id, status) values (%s, %s, 'in_progress') returning id", (company_id, purchase_order_id))
+        job = _one(
+            conn,
+            "insert into receive_jobs (company_id, purchase_order_id, status) values (%s, %s, 'in_progress') returning id",
+            (company_id, purchase_order_id),
+        )
         for lot_id, qty in receipts:
             conn.execute("insert into receive_job_lines (receive_job_id, lot_id, quantity) values (%s, %s, %s)", (job, lot_id, qty))
             conn.execute("update lots set quantity_on_hand = quantity_on_hand + %s, updated_at = now() where id = %s", (qty, lot_id))

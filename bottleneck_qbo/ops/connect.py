@@ -30,9 +30,7 @@ def link_company(dsn: str, company_id: int, realm_id: str) -> None:
             raise ConnectError(f"company {company_id} does not exist in Bottleneck")
         if row[0] not in (None, realm_id):
             raise ConnectError(f"company {company_id} is already connected to realm {row[0]}; disconnect it first")
-        other = conn.execute(
-            "select id from companies where qbo_realm_id = %s and id <> %s", (realm_id, company_id)
-        ).fetchone()
+        other = conn.execute("select id from companies where qbo_realm_id = %s and id <> %s", (realm_id, company_id)).fetchone()
         if other:
             raise ConnectError(f"realm {realm_id} is already connected to company {other[0]}")
         conn.execute("update companies set qbo_realm_id = %s, updated_at = now() where id = %s", (realm_id, company_id))

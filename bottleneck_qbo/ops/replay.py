@@ -24,9 +24,7 @@ def matching_topics(consumer: KafkaConsumer, patterns: list[str]) -> list[str]:
     return [t for t in topics if any(r.fullmatch(t) for r in regexes)]
 
 
-def reset_offsets(
-    bootstrap: str, group_id: str, topic_patterns: list[str], *, to_time: datetime | None = None
-) -> dict[str, int]:
+def reset_offsets(bootstrap: str, group_id: str, topic_patterns: list[str], *, to_time: datetime | None = None) -> dict[str, int]:
     """Commit new offsets for ``group_id`` on every partition of the matching topics.
 
     ``to_time=None`` means the beginning; otherwise the first offset at or after that time (the end
@@ -43,7 +41,7 @@ def reset_offsets(
             targets = consumer.beginning_offsets(parts)
         else:
             ts = int(to_time.timestamp() * 1000)
-            found = consumer.offsets_for_times({tp: ts for tp in parts})
+            found = consumer.offsets_for_times(dict.fromkeys(parts, ts))
             ends = consumer.end_offsets(parts)
             targets = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in parts}
         try:

@@ -167,9 +167,7 @@ class Decoder:
         except _Bad as exc:
             raise DecodeError(topic, partition, offset, str(exc), **raw) from None
         except ValidationError as exc:
-            reason = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-            )
+            reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
             raise DecodeError(topic, partition, offset, f"bad envelope: {reason}", **raw) from None
 
     def _decode(self, pos: Position, key_bytes: bytes | None, value_bytes: bytes | None) -> CdcRecord:
@@ -191,8 +189,12 @@ class Decoder:
         spec = self.tables.get(table)
         if spec is None or spec.schema != schema:
             raise UnknownTableError(
-                pos.topic, pos.partition, pos.offset, f"{schema}.{table}",
-                key_bytes=key_bytes, value_bytes=value_bytes,
+                pos.topic,
+                pos.partition,
+                pos.offset,
+                f"{schema}.{table}",
+                key_bytes=key_bytes,
+                value_bytes=value_bytes,
             )
         key_raw = _json(key_bytes, "key")
         if key_raw is None:
@@ -211,13 +213,15 @@ class Decoder:
         if not isinstance(source, dict):
             raise _Bad("envelope has no source block")
         if (source.get("schema"), source.get("table")) != (schema, table):
-            raise _Bad(
-                f"source names {source.get('schema')}.{source.get('table')} but the topic is {schema}.{table}"
-            )
+            raise _Bad(f"source names {source.get('schema')}.{source.get('table')} but the topic is {schema}.{table}")
         if op == "t":
             return Truncate(
-                position=pos, table=table, schema=schema, source=source,
-                transaction=value.get("transaction"), ts_ms=value.get("ts_ms"),
+                position=pos,
+                table=table,
+                schema=schema,
+                source=source,
+                transaction=value.get("transaction"),
+                ts_ms=value.get("ts_ms"),
             )
         if op not in ("c", "u", "d", "r"):
             raise _Bad(f"unknown op {op!r}")

@@ -76,9 +76,7 @@ def apply(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
             for mig in migrations(directory):
                 if mig.version in have:
                     if have[mig.version] != mig.checksum:
-                        raise MigrationError(
-                            f"migration {mig.version} changed after it was applied; add a new migration instead"
-                        )
+                        raise MigrationError(f"migration {mig.version} changed after it was applied; add a new migration instead")
                     continue
                 try:
                     with conn.transaction():

@@ -37,7 +37,7 @@ from infra.qbo_sandbox.webhooks import Target, Webhooks
 
 log = logging.getLogger("qbo_sandbox")
 
-STATE_KEY: web.AppKey["Sandbox"] = web.AppKey("sandbox")
+STATE_KEY: web.AppKey[Sandbox] = web.AppKey("sandbox")
 MAX_REQUEST_ID = 50
 MAX_BATCH_REQUEST_ID = 36  # reference §8
 

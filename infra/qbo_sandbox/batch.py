@@ -45,13 +45,17 @@ def run(
     return {"BatchItemResponse": out}
 
 
-def _one(engine: Engine, item: JsonObj, tz: Any, on_write: Callable[[str, str, bool], None], stale_once: Callable[[str, str | None], bool]) -> JsonObj:
+def _one(
+    engine: Engine, item: JsonObj, tz: Any, on_write: Callable[[str, str, bool], None], stale_once: Callable[[str, str | None], bool]
+) -> JsonObj:
     if "Query" in item:
         return {"QueryResponse": query.run(engine.ctx.realm, str(item["Query"]), tz)}
     keys = [k for k in item if k in ENTITIES]
     if len(keys) != 1:
         unknown = [k for k in item if k not in ("bId", "operation", "optionsData")]
-        raise faults.validation("2010", "Request has invalid or unsupported property", f"A batch item needs exactly one entity, got {unknown}")
+        raise faults.validation(
+            "2010", "Request has invalid or unsupported property", f"A batch item needs exactly one entity, got {unknown}"
+        )
     entity = keys[0]
     op = str(item.get("operation") or "create").lower()
     if op not in WRITE_OPS:

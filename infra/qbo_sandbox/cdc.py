@@ -45,7 +45,9 @@ def run(realm: Realm, entities_param: str | None, changed_since: str | None, clo
         live.sort(key=lambda o: parse_ts(o["MetaData"]["LastUpdatedTime"], tz))
         dead = [(i, ts) for i, ts in realm.tombstones.get(entity, {}).items() if parse_ts(ts, tz) >= since]
         dead.sort(key=lambda p: parse_ts(p[1], tz))
-        objs = [render(entity, o) for o in live] + [{"domain": "QBO", "status": "Deleted", "Id": i, "MetaData": {"LastUpdatedTime": ts}} for i, ts in dead]
+        objs = [render(entity, o) for o in live] + [
+            {"domain": "QBO", "status": "Deleted", "Id": i, "MetaData": {"LastUpdatedTime": ts}} for i, ts in dead
+        ]
         objs = objs[:budget]
         budget -= len(objs)
         groups.append({entity: objs, "startPosition": 1, "maxResults": len(objs)} if objs else {})

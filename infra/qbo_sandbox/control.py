@@ -120,7 +120,9 @@ async def set_limits(request: web.Request) -> web.Response:
         sb.config.retry_after_s = body.retry_after_s or None
     if body.throttle_body is not None:
         sb.config.throttle_body = body.throttle_body
-    return web.json_response({"ok": True, "limits": new.__dict__, "retry_after_s": sb.config.retry_after_s, "throttle_body": sb.config.throttle_body})
+    return web.json_response(
+        {"ok": True, "limits": new.__dict__, "retry_after_s": sb.config.retry_after_s, "throttle_body": sb.config.throttle_body}
+    )
 
 
 async def clear_limits(request: web.Request) -> web.Response:

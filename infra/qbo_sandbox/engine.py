@@ -67,7 +67,11 @@ def _check_body(entity: str, body: Any) -> JsonObj:
 
 
 def _writable(entity: str, body: JsonObj) -> JsonObj:
-    return {k: copy.deepcopy(v) for k, v in body.items() if k not in READ_ONLY and not (k == "TotalAmt" and entity not in ("Payment", "BillPayment"))}
+    return {
+        k: copy.deepcopy(v)
+        for k, v in body.items()
+        if k not in READ_ONLY and not (k == "TotalAmt" and entity not in ("Payment", "BillPayment"))
+    }
 
 
 class Engine:
@@ -130,7 +134,13 @@ class Engine:
         PREPARE[entity](self.ctx, merged, current)
         old = copy.deepcopy(current)
         ts = self.ctx.clock.meta_ts()
-        stored = {"domain": "QBO", "sparse": False, "Id": current["Id"], "SyncToken": str(int(current["SyncToken"]) + 1), "MetaData": {"CreateTime": current["MetaData"]["CreateTime"], "LastUpdatedTime": ts}}
+        stored = {
+            "domain": "QBO",
+            "sparse": False,
+            "Id": current["Id"],
+            "SyncToken": str(int(current["SyncToken"]) + 1),
+            "MetaData": {"CreateTime": current["MetaData"]["CreateTime"], "LastUpdatedTime": ts},
+        }
         stored.update({k: v for k, v in merged.items() if k != "Id"})
         self.ctx.realm.table(entity)[current["Id"]] = stored
         self.ctx.change(entity, current["Id"], "Update", ts)

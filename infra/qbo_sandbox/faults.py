@@ -117,9 +117,7 @@ def duplicate_name(name: str) -> QboFault:
 
 def duplicate_item_name(name: str) -> QboFault:
     # Reference §4: the code for a duplicate Item name is UNCONFIRMED; 6240 is the name-uniqueness code QBO uses.
-    return validation(
-        "6240", "Duplicate Name Exists Error", f"The name supplied already exists. : Item name {name!r} is in use."
-    )
+    return validation("6240", "Duplicate Name Exists Error", f"The name supplied already exists. : Item name {name!r} is in use.")
 
 
 def duplicate_docnumber(doc: str, entity: str, txn_id: str) -> QboFault:
@@ -167,18 +165,28 @@ def throttled(retry_after_s: int | None) -> QboFault:
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s else {}
     return QboFault(
         429,
-        [FaultError("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429", "The request limit was reached. Try again later")],
+        [
+            FaultError(
+                "3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429", "The request limit was reached. Try again later"
+            )
+        ],
         type="SERVICE",
         headers=headers,
     )
 
 
 def system_error(detail: str = "System Failure Error: injected by the sandbox") -> QboFault:
-    return QboFault(500, [FaultError("10000", "An application error has occurred while processing your request", detail)], type="SystemFault")
+    return QboFault(
+        500, [FaultError("10000", "An application error has occurred while processing your request", detail)], type="SystemFault"
+    )
 
 
 def unavailable() -> QboFault:
-    return QboFault(503, [FaultError("10000", "Service Unavailable", "The service is temporarily unavailable (injected by the sandbox)")], type="SystemFault")
+    return QboFault(
+        503,
+        [FaultError("10000", "Service Unavailable", "The service is temporarily unavailable (injected by the sandbox)")],
+        type="SystemFault",
+    )
 
 
 def authorization_failed(realm_id: str) -> QboFault:

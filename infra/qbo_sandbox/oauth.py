@@ -37,7 +37,11 @@ class OAuth:
         access = "sbx-at-" + secrets.token_urlsafe(24)
         refresh = "sbx-rt-" + secrets.token_urlsafe(24)
         self.store.oauth.access_tokens[access] = {"realm": realm_id, "expires_at": now + self.config.access_token_ttl_s}
-        self.store.oauth.refresh_tokens[refresh] = {"realm": realm_id, "expires_at": now + self.config.refresh_token_ttl_s, "superseded": False}
+        self.store.oauth.refresh_tokens[refresh] = {
+            "realm": realm_id,
+            "expires_at": now + self.config.refresh_token_ttl_s,
+            "superseded": False,
+        }
         self.store.save_oauth()
         return {
             "token_type": "bearer",

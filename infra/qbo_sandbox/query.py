@@ -37,11 +37,38 @@ _TOKEN = re.compile(
 )
 
 _FILTERABLE = {
-    "Id", "Active", "DisplayName", "Name", "FullyQualifiedName", "GivenName", "FamilyName", "CompanyName",
-    "PrimaryEmailAddr", "DocNumber", "Sku", "Type", "TxnDate", "DueDate", "TotalAmt", "Balance", "CustomerRef",
-    "VendorRef", "TxnStatus", "POStatus", "ParentRef", "SubItem", "Level", "AccountType", "AccountSubType",
-    "Classification", "QtyOnHand", "UnitPrice", "MetaData.CreateTime", "MetaData.LastUpdatedTime",
-    "PaymentRefNum", "PrivateNote",
+    "Id",
+    "Active",
+    "DisplayName",
+    "Name",
+    "FullyQualifiedName",
+    "GivenName",
+    "FamilyName",
+    "CompanyName",
+    "PrimaryEmailAddr",
+    "DocNumber",
+    "Sku",
+    "Type",
+    "TxnDate",
+    "DueDate",
+    "TotalAmt",
+    "Balance",
+    "CustomerRef",
+    "VendorRef",
+    "TxnStatus",
+    "POStatus",
+    "ParentRef",
+    "SubItem",
+    "Level",
+    "AccountType",
+    "AccountSubType",
+    "Classification",
+    "QtyOnHand",
+    "UnitPrice",
+    "MetaData.CreateTime",
+    "MetaData.LastUpdatedTime",
+    "PaymentRefNum",
+    "PrivateNote",
 }
 _TIMES = {"MetaData.CreateTime", "MetaData.LastUpdatedTime"}
 
@@ -71,7 +98,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if m is None or m.end() == pos:
             if text[pos:].strip() == "":
                 break
-            raise faults.query_error(f"Encountered unexpected input at position {pos}: {text[pos:pos + 20]!r}")
+            raise faults.query_error(f"Encountered unexpected input at position {pos}: {text[pos : pos + 20]!r}")
         kind = m.lastgroup
         assert kind is not None
         out.append((kind, m.group(kind)))
@@ -303,5 +330,3 @@ def run(realm: Realm, text: str, tz: timezone) -> JsonObj:
     if not page:
         return {}
     return {q.entity: [render(q.entity, r) for r in page], "startPosition": q.start, "maxResults": len(page)}
-
-

@@ -26,7 +26,9 @@ class RealmStats:
     writes_total: int = 0
     applied: defaultdict[str, Any] = field(default_factory=_tree)
     applied_total: int = 0
-    injected: dict[str, int] = field(default_factory=lambda: {"error": 0, "timeout": 0, "throttle": 0, "latency": 0, "lost_response": 0, "stale": 0})
+    injected: dict[str, int] = field(
+        default_factory=lambda: {"error": 0, "timeout": 0, "throttle": 0, "latency": 0, "lost_response": 0, "stale": 0}
+    )
     webhooks: dict[str, int] = field(default_factory=lambda: {"events": 0, "attempts": 0, "delivered": 0, "failed": 0})
     oauth: dict[str, int] = field(default_factory=lambda: {"refresh": 0, "authorization_code": 0, "invalid_grant": 0})
 

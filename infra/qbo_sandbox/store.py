@@ -60,7 +60,7 @@ class OAuthState:
         return {"access_tokens": self.access_tokens, "refresh_tokens": self.refresh_tokens, "codes": self.codes}
 
     @classmethod
-    def from_json(cls, d: JsonObj) -> "OAuthState":
+    def from_json(cls, d: JsonObj) -> OAuthState:
         def fix(m: dict[str, JsonObj]) -> dict[str, JsonObj]:
             return {k: {kk: (float(vv) if kk == "expires_at" else vv) for kk, vv in v.items()} for k, v in m.items()}
 
@@ -88,7 +88,10 @@ class Store:
         assert db is not None
         for realm_id, name, next_ids, doc_seq in db.execute("select realm_id, name, next_ids, doc_seq from realms"):
             self.realms[realm_id] = Realm(
-                realm_id, name, next_ids={k: int(v) for k, v in jsonio.loads(next_ids).items()}, doc_seq={k: int(v) for k, v in jsonio.loads(doc_seq).items()}
+                realm_id,
+                name,
+                next_ids={k: int(v) for k, v in jsonio.loads(next_ids).items()},
+                doc_seq={k: int(v) for k, v in jsonio.loads(doc_seq).items()},
             )
         for realm_id, entity, oid, body in db.execute("select realm_id, entity, id, body from objects"):
             self.realms[realm_id].table(entity)[oid] = jsonio.loads(body)

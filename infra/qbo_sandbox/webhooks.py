@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import aiohttp
@@ -47,7 +47,10 @@ def legacy_body(realm_id: str, changes: list[Change]) -> dict[str, Any]:
             {
                 "realmId": realm_id,
                 "dataChangeEvent": {
-                    "entities": [{"name": c.entity, "id": c.entity_id, "operation": c.operation, "lastUpdated": _legacy_ts(c.last_updated)} for c in changes]
+                    "entities": [
+                        {"name": c.entity, "id": c.entity_id, "operation": c.operation, "lastUpdated": _legacy_ts(c.last_updated)}
+                        for c in changes
+                    ]
                 },
             }
         ]
@@ -57,7 +60,7 @@ def legacy_body(realm_id: str, changes: list[Change]) -> dict[str, Any]:
 def cloudevents_body(realm_id: str, changes: list[Change]) -> list[dict[str, Any]]:
     out = []
     for c in changes:
-        when = datetime.fromisoformat(c.last_updated).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+        when = datetime.fromisoformat(c.last_updated).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
         out.append(
             {
                 "specversion": "1.0",
@@ -91,7 +94,14 @@ class Delivery:
     state: str = "pending"  # pending | delivered | failed
 
     def to_json(self) -> dict[str, Any]:
-        return {"realm_id": self.realm_id, "url": self.url, "body": self.body, "signature": self.signature, "attempts": self.attempts, "state": self.state}
+        return {
+            "realm_id": self.realm_id,
+            "url": self.url,
+            "body": self.body,
+            "signature": self.signature,
+            "attempts": self.attempts,
+            "state": self.state,
+        }
 
 
 class Webhooks:
@@ -159,16 +169,18 @@ class Webhooks:
             headers = {
                 "intuit-signature": d.signature,
                 "intuit-t-id": str(uuid.uuid4()),
-                "intuit-created-time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "intuit-created-time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "intuit-notification-schema-version": "0.1",
                 "content-type": "application/json; charset=utf-8",
                 "user-agent": "intuit_notification_server/0.1",
             }
             try:
-                async with self._session.post(d.url, data=d.body.encode(), headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
+                async with self._session.post(
+                    d.url, data=d.body.encode(), headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+                ) as resp:
                     status = resp.status
                     await resp.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 d.attempts.append({"status": None, "error": type(exc).__name__})
                 continue
             d.attempts.append({"status": status})

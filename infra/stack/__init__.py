@@ -27,8 +27,8 @@ from infra.stack.kafka import Kafka
 from infra.stack.models import ComponentState, ComponentStatus, StackStatus
 from infra.stack.postgres import Postgres
 from infra.stack.sandbox import QboSandbox
-from streams.topics import ensure_topics
 from infra.stack.worker import Worker
+from streams.topics import ensure_topics
 
 # The CDC infrastructure alone (what the stack's own tests need) ...
 INFRA_COMPONENTS: list[Callable[[Settings], Component]] = [Postgres, Kafka, Connect, Connector]
@@ -112,7 +112,25 @@ def status(settings: Settings, parts: Sequence[Component] | None = None) -> Stac
 
 
 __all__ = [
-    "COMPONENTS", "INFRA_COMPONENTS", "Component", "ComponentState", "ComponentStatus", "Connect", "Connector",
-    "HealthTimeout", "Kafka", "QboSandbox", "Worker", "PortTaken", "Postgres", "PrerequisiteMissing", "StackError", "StackStatus",
-    "components", "down", "ensure_topics", "status", "up",
+    "COMPONENTS",
+    "INFRA_COMPONENTS",
+    "Component",
+    "ComponentState",
+    "ComponentStatus",
+    "Connect",
+    "Connector",
+    "HealthTimeout",
+    "Kafka",
+    "PortTaken",
+    "Postgres",
+    "PrerequisiteMissing",
+    "QboSandbox",
+    "StackError",
+    "StackStatus",
+    "Worker",
+    "components",
+    "down",
+    "ensure_topics",
+    "status",
+    "up",
 ]

@@ -86,8 +86,10 @@ class Connect(Component):
         env = {**os.environ, **cdc_env(self.settings)}
         proc.spawn(
             java_argv(
-                self.settings, self.settings.connect_heap,
-                "org.apache.kafka.connect.cli.ConnectDistributed", str(self.config_file),
+                self.settings,
+                self.settings.connect_heap,
+                "org.apache.kafka.connect.cli.ConnectDistributed",
+                str(self.config_file),
             ),
             log_file=self.log_file,
             pid_file=self.pid_file,
@@ -119,7 +121,7 @@ class Connector(Component):
         return f"{self.settings.connect_url}/connectors/{self.connector}{suffix}"
 
     def process_alive(self) -> bool:
-        """"Deployed" stands in for "process alive": `up` deploys it (start) when it is not."""
+        """ "Deployed" stands in for "process alive": `up` deploys it (start) when it is not."""
         try:
             return self.state()[0] != "MISSING"
         except (httpx.HTTPError, KeyError, ValueError):

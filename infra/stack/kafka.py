@@ -83,8 +83,16 @@ class Kafka(Component):
             return
         r = subprocess.run(
             java_argv(
-                self.settings, "-Xmx256m", "kafka.tools.StorageTool",
-                "format", "--standalone", "-g", "-t", self._cluster_id(), "-c", str(self.config_file),
+                self.settings,
+                "-Xmx256m",
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-g",
+                "-t",
+                self._cluster_id(),
+                "-c",
+                str(self.config_file),
             ),
             capture_output=True,
             text=True,
@@ -111,12 +119,12 @@ class Kafka(Component):
                 client_id="bq-stack-health",
                 request_timeout_ms=3000,
             )
-        except Exception:  # noqa: BLE001 - NoBrokersAvailable and friends: not ready yet
+        except Exception:
             return False
         try:
             admin.list_topics()
             return True
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         finally:
             admin.close()

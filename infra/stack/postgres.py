@@ -98,8 +98,16 @@ class Postgres(Component):
             return
         r = self._run(
             [
-                str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-                "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
             ]
         )
         if r.returncode != 0:
@@ -152,13 +160,7 @@ class Postgres(Component):
             ):
                 exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
                 verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-                conn.execute(
-                    sql.SQL("{} ROLE {} LOGIN{} PASSWORD {}").format(
-                        verb, sql.Identifier(role), extra, sql.Literal(password)
-                    )
-                )
+                conn.execute(sql.SQL("{} ROLE {} LOGIN{} PASSWORD {}").format(verb, sql.Identifier(role), extra, sql.Literal(password)))
             if not conn.execute("select 1 from pg_database where datname = %s", (s.pg_database,)).fetchone():
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(s.pg_database), sql.Identifier(s.pg_user))
-                )
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(s.pg_database), sql.Identifier(s.pg_user)))
         migrations.apply(s.postgres_dsn)

@@ -31,9 +31,7 @@ def pg_bin_dir() -> Path:
 def java() -> str:
     path = shutil.which("java")
     if not path:
-        raise PrerequisiteMissing(
-            f"java not found: install a JDK {MIN_JAVA}+ (Debian: apt-get install default-jdk-headless)"
-        )
+        raise PrerequisiteMissing(f"java not found: install a JDK {MIN_JAVA}+ (Debian: apt-get install default-jdk-headless)")
     out = subprocess.run([path, "-version"], capture_output=True, text=True).stderr
     m = re.search(r'version "(\d+)', out)
     if m and int(m.group(1)) < MIN_JAVA:

@@ -118,7 +118,7 @@ def wait_until(
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - any failure of a probe just means "not yet"
+        except Exception:
             pass
         if still_alive is not None and not still_alive():
             raise HealthTimeout(f"{what} exited during start-up; last lines of {log_file}:\n{tail(log_file)}")

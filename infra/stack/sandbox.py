@@ -30,11 +30,20 @@ class QboSandbox(Component):
     def start(self) -> None:
         s = self.settings
         argv = [
-            sys.executable, "-m", "bottleneck_qbo", "sandbox",
-            "--host", "127.0.0.1", "--port", str(s.qbo_sandbox_port),
-            "--webhook-url", s.webhook_url,
-            "--webhook-verifier-token", s.webhook_verifier_token.get_secret_value(),
-            "--sqlite", str(self.run_dir / "qbo-sandbox.sqlite3"),
+            sys.executable,
+            "-m",
+            "bottleneck_qbo",
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(s.qbo_sandbox_port),
+            "--webhook-url",
+            s.webhook_url,
+            "--webhook-verifier-token",
+            s.webhook_verifier_token.get_secret_value(),
+            "--sqlite",
+            str(self.run_dir / "qbo-sandbox.sqlite3"),
         ]
         argv += ["--access-token", s.qbo_sandbox_access_token.get_secret_value()]
         proc.spawn(argv, log_file=self.log_file, pid_file=self.pid_file)

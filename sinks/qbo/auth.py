@@ -21,14 +21,14 @@ from sinks.qbo.error_table import build_error
 from sinks.qbo.errors import QboConfigError, QboFault, QboTransientError
 
 __all__ = [
+    "REALM_EXTENSION",
+    "InMemoryTokenStore",
+    "OAuthClientConfig",
+    "PostgresTokenStore",
+    "QboOAuth",
+    "TokenManager",
     "TokenSet",
     "TokenStore",
-    "InMemoryTokenStore",
-    "PostgresTokenStore",
-    "OAuthClientConfig",
-    "TokenManager",
-    "QboOAuth",
-    "REALM_EXTENSION",
     "token_set_from_response",
 ]
 

@@ -42,7 +42,7 @@ from sinks.qbo.validation import validate_body
 if TYPE_CHECKING:
     from bottleneck_qbo.settings import Settings
 
-__all__ = ["QboClient", "RetryPolicy", "batch_item_error", "MAX_BATCH_ITEMS"]
+__all__ = ["MAX_BATCH_ITEMS", "QboClient", "RetryPolicy", "batch_item_error"]
 
 log = logging.getLogger(__name__)
 
@@ -275,18 +275,22 @@ class QboClient:
             limiter = self.limiters.for_realm(realm_id)
             if self.retry.rate_limit_max_retries == 0 and (paused := limiter.paused_for) > 0:
                 # A caller that does not wait out 429s (the worker parks instead) must not sleep here either.
-                raise QboRateLimited(message="QBO realm is paused after a 429; not sent", status=429,
-                                     request=label, retry_after_s=paused)
+                raise QboRateLimited(message="QBO realm is paused after a 429; not sent", status=429, request=label, retry_after_s=paused)
             try:
                 async with limiter.slot(batch=batch, weight=weight, max_wait_s=self.retry.local_wait_max_s):
                     response = await self._http.request(
-                        method, url, params=query, content=content, headers=headers,
+                        method,
+                        url,
+                        params=query,
+                        content=content,
+                        headers=headers,
                         extensions={REALM_EXTENSION: realm_id},
                     )
             except RealmBusy as busy:
                 # Our own limiter says the realm's budget is spent for longer than this caller will wait.
-                raise QboRateLimited(message="QBO realm at its request budget; not sent", status=None,
-                                     request=label, retry_after_s=busy.wait_s) from None
+                raise QboRateLimited(
+                    message="QBO realm at its request budget; not sent", status=None, request=label, retry_after_s=busy.wait_s
+                ) from None
             except QboError:
                 raise  # from the auth flow: missing tokens, refresh refused (invalid_grant -> config)
             except httpx.TransportError as exc:
@@ -316,8 +320,9 @@ class QboClient:
                 except ValueError:
                     faults = parse_error_body(response.content, response.headers.get("Content-Type", ""))
                     if not faults:
-                        raise QboTransientError(message="QBO answered 2xx with a body that is not JSON", status=status,
-                                                request=label) from None
+                        raise QboTransientError(
+                            message="QBO answered 2xx with a body that is not JSON", status=status, request=label
+                        ) from None
                 if not faults:
                     return data
             else:
@@ -345,7 +350,10 @@ class QboClient:
                 # The auth flow already refreshed once (or a static token is configured): a human must act.
                 raise QboConfigError(
                     message=f"{error.message} (after refreshing the token): reconnect the QBO company",
-                    status=error.status, faults=error.faults, intuit_tid=error.intuit_tid, request=label,
+                    status=error.status,
+                    faults=error.faults,
+                    intuit_tid=error.intuit_tid,
+                    request=label,
                 )
             if isinstance(error, QboTransientError) and retry_transient and transient_attempts < self.retry.max_attempts:
                 transient_attempts += 1
@@ -362,8 +370,13 @@ class QboClient:
         if self.local_validation:
             validate_body(entity, body, creating=True)
         data = await self._request(
-            realm_id, "POST", entity.lower(), entity=entity, params={"requestid": request_id},
-            content=_encode(entity, body), retry_transient=True,
+            realm_id,
+            "POST",
+            entity.lower(),
+            entity=entity,
+            params={"requestid": request_id},
+            content=_encode(entity, body),
+            retry_transient=True,
         )
         return _entity_of(data, entity)
 
@@ -386,9 +399,13 @@ class QboClient:
         if self.local_validation:
             validate_body(entity, payload, creating=False, sparse=sparse)
         data = await self._request(
-            realm_id, "POST", entity.lower(), entity=entity,
+            realm_id,
+            "POST",
+            entity.lower(),
+            entity=entity,
             params={"requestid": request_id} if request_id else None,
-            content=_encode(entity, payload), retry_transient=request_id is not None,
+            content=_encode(entity, payload),
+            retry_transient=request_id is not None,
         )
         return _entity_of(data, entity)
 
@@ -400,7 +417,11 @@ class QboClient:
         if request_id:
             params["requestid"] = request_id
         data = await self._request(
-            realm_id, "POST", entity.lower(), entity=entity, params=params,
+            realm_id,
+            "POST",
+            entity.lower(),
+            entity=entity,
+            params=params,
             content=_encode(entity, {"Id": str(entity_id), "SyncToken": str(sync_token)}),
             retry_transient=request_id is not None,
         )
@@ -412,9 +433,7 @@ class QboClient:
     async def delete(self, realm_id: str, entity: str, entity_id: str, sync_token: str, *, request_id: str | None = None) -> JsonObj:
         return await self._operation("delete", realm_id, entity, entity_id, sync_token, request_id)
 
-    async def deactivate(
-        self, realm_id: str, entity: str, entity_id: str, sync_token: str, *, request_id: str | None = None
-    ) -> JsonObj:
+    async def deactivate(self, realm_id: str, entity: str, entity_id: str, sync_token: str, *, request_id: str | None = None) -> JsonObj:
         """Name lists cannot be deleted in QBO: a sparse update to ``Active: false``."""
         return await self.update(
             realm_id, entity, {"Id": str(entity_id), "SyncToken": str(sync_token), "Active": False}, request_id=request_id
@@ -437,18 +456,14 @@ class QboClient:
         start = 1
         while True:
             paged = f"{statement.strip()} STARTPOSITION {start} MAXRESULTS {page_size}"
-            data = await self._request(
-                realm_id, "GET", "query", entity=entity, params={"query": paged}, retry_transient=True
-            )
+            data = await self._request(realm_id, "GET", "query", entity=entity, params={"query": paged}, retry_transient=True)
             page = _query_rows(data.get("QueryResponse") if isinstance(data, Mapping) else None)
             rows.extend(page)
             if len(page) < page_size:
                 return rows
             start += page_size
 
-    async def batch(
-        self, realm_id: str, items: Sequence[Mapping[str, Any]], *, request_id: str | None = None
-    ) -> list[JsonObj]:
+    async def batch(self, realm_id: str, items: Sequence[Mapping[str, Any]], *, request_id: str | None = None) -> list[JsonObj]:
         """Send BatchItemRequests (split into calls of <= 30); returns one BatchItemResponse per item, in order.
 
         Items that fail local validation are not sent: they come back with a ``Fault`` like QBO's
@@ -467,19 +482,36 @@ class QboClient:
                 )
             seen.add(bid)
             if self.local_validation and (local := self._validate_batch_item(item)) is not None:
-                responses[bid] = {"bId": bid, "Fault": {"Error": [{"Message": local.message, "Detail": local.message,
-                                  "code": local.codes[0] if local.codes else "2020",
-                                  "element": local.faults[0].element if local.faults else ""}],
-                                  "type": "ValidationFault", "local": True}}
+                responses[bid] = {
+                    "bId": bid,
+                    "Fault": {
+                        "Error": [
+                            {
+                                "Message": local.message,
+                                "Detail": local.message,
+                                "code": local.codes[0] if local.codes else "2020",
+                                "element": local.faults[0].element if local.faults else "",
+                            }
+                        ],
+                        "type": "ValidationFault",
+                        "local": True,
+                    },
+                }
                 continue
             to_send.append(item)
         for n, start in enumerate(range(0, len(to_send), MAX_BATCH_ITEMS)):
             chunk = to_send[start : start + MAX_BATCH_ITEMS]
             params = {"requestid": f"{request_id}-{n}"} if request_id else None
             data = await self._request(
-                realm_id, "POST", "batch", entity="batch", params=params,
+                realm_id,
+                "POST",
+                "batch",
+                entity="batch",
+                params=params,
                 content=_encode("batch", {"BatchItemRequest": list(chunk)}),
-                retry_transient=request_id is not None, batch=True, weight=len(chunk),
+                retry_transient=request_id is not None,
+                batch=True,
+                weight=len(chunk),
             )
             for answer in data.get("BatchItemResponse", []) if isinstance(data, Mapping) else []:
                 if isinstance(answer, Mapping) and "bId" in answer:
@@ -487,8 +519,14 @@ class QboClient:
         out: list[JsonObj] = []
         for item in items:
             bid = str(item["bId"])
-            missing = {"bId": bid, "Fault": {"Error": [{"Message": "QBO returned no response for this item",
-                        "Detail": "", "code": "10000", "element": ""}], "type": "SystemFault", "local": True}}
+            missing = {
+                "bId": bid,
+                "Fault": {
+                    "Error": [{"Message": "QBO returned no response for this item", "Detail": "", "code": "10000", "element": ""}],
+                    "type": "SystemFault",
+                    "local": True,
+                },
+            }
             out.append(responses.get(bid, missing))
         return out
 
@@ -512,12 +550,16 @@ class QboClient:
 
     async def cdc(self, realm_id: str, entities: Sequence[str], changed_since: datetime) -> dict[str, list[JsonObj]]:
         if not entities:
-            raise QboLocalValidationError(message="cdc: at least one entity is required",
-                                          faults=[QboFault(code="2020", message="entities", element="entities")])
+            raise QboLocalValidationError(
+                message="cdc: at least one entity is required", faults=[QboFault(code="2020", message="entities", element="entities")]
+            )
         if changed_since.tzinfo is None:
             changed_since = changed_since.replace(tzinfo=UTC)
         data = await self._request(
-            realm_id, "GET", "cdc", entity="cdc",
+            realm_id,
+            "GET",
+            "cdc",
+            entity="cdc",
             params={"entities": ",".join(entities), "changedSince": changed_since.isoformat(timespec="seconds")},
             retry_transient=True,
         )

@@ -27,7 +27,7 @@ from sinks.qbo.errors import (
     QboValidationError,
 )
 
-__all__ = ["ErrorResolution", "ResponseAction", "ERROR_TABLE", "build_error", "resolve"]
+__all__ = ["ERROR_TABLE", "ErrorResolution", "ResponseAction", "build_error", "resolve"]
 
 
 class ResponseAction(str, Enum):
@@ -70,8 +70,9 @@ ERROR_TABLE: dict[tuple[int | None, str | None], ErrorResolution] = {
     (None, "3100"): _r(_CONFIG, QboConfigError, _CF, "QBO authorization failed (3100): the app is not allowed to call this API"),
     (None, "5020"): _r(_CONFIG, QboConfigError, _CF, "The QBO company's subscription does not include this feature"),
     (None, "6190"): _r(_CONFIG, QboConfigError, _CF, "The QBO company's subscription has ended (invalid company status)"),
-    (None, "oauth:invalid_grant"): _r(_CONFIG, QboConfigError, _CF,
-                                      "The QBO refresh token is expired, revoked or superseded: reconnect the company"),
+    (None, "oauth:invalid_grant"): _r(
+        _CONFIG, QboConfigError, _CF, "The QBO refresh token is expired, revoked or superseded: reconnect the company"
+    ),
     (None, "oauth:invalid_client"): _r(_CONFIG, QboConfigError, _CF, "QBO rejected the client id/secret"),
     (None, "oauth:unauthorized_client"): _r(_CONFIG, QboConfigError, _CF, "The QBO app is not authorized for this grant"),
     (None, "oauth:invalid_request"): _r(_CONFIG, QboConfigError, _CF, "The QBO token request was malformed"),

@@ -32,7 +32,9 @@ class IdMapEntry:
     line_ids: Mapping[str, str] = field(default_factory=dict)
 
 
-_COLUMNS = "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, line_ids"
+_COLUMNS = (
+    "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, line_ids"
+)
 
 
 class IdMap:
@@ -107,8 +109,19 @@ class IdMap:
                 last_error = null, synced_at = now(),
                 line_ids = case when %s::jsonb is null then qbo_sync.id_map.line_ids else excluded.line_ids end
             """,
-            (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status,
-             Jsonb(dict(line_ids)) if line_ids is not None else None, Jsonb(dict(line_ids)) if line_ids is not None else None),
+            (
+                company_id,
+                entity_type,
+                local_id,
+                realm_id,
+                qbo_entity,
+                qbo_id,
+                sync_token,
+                payload_hash,
+                status,
+                Jsonb(dict(line_ids)) if line_ids is not None else None,
+                Jsonb(dict(line_ids)) if line_ids is not None else None,
+            ),
         )
 
     async def mark_error(self, company_id: int, entity_type: str, local_id: int, error: str) -> None:

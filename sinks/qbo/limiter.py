@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-__all__ = ["LimiterConfig", "RealmLimiter", "LimiterRegistry", "shared_limiter_registry"]
+__all__ = ["LimiterConfig", "LimiterRegistry", "RealmLimiter", "shared_limiter_registry"]
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,7 @@ class LimiterRegistry:
     def __init__(self, config: LimiterConfig | None = None) -> None:
         self.config = config or LimiterConfig()
         self._overrides: dict[str, LimiterConfig] = {}
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RealmLimiter]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RealmLimiter]] = weakref.WeakKeyDictionary()
 
     def configure_realm(self, realm_id: str, config: LimiterConfig) -> None:
         """Give one realm its own limits (applies to limiters created afterwards)."""

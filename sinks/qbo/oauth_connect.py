@@ -15,7 +15,7 @@ import httpx
 from sinks.qbo.auth import OAuthClientConfig, TokenSet, TokenStore, request_tokens, token_set_from_response
 from sinks.qbo.errors import QboConfigError
 
-__all__ = ["ACCOUNTING_SCOPE", "authorization_url", "exchange_authorization_code", "new_state", "check_state"]
+__all__ = ["ACCOUNTING_SCOPE", "authorization_url", "check_state", "exchange_authorization_code", "new_state"]
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 
@@ -30,13 +30,9 @@ def check_state(expected: str, received: str) -> None:
         raise QboConfigError(message="OAuth state mismatch: the redirect does not belong to this connect attempt")
 
 
-def authorization_url(
-    *, auth_url: str, client_id: str, redirect_uri: str, state: str, scope: str = ACCOUNTING_SCOPE
-) -> str:
+def authorization_url(*, auth_url: str, client_id: str, redirect_uri: str, state: str, scope: str = ACCOUNTING_SCOPE) -> str:
     """Intuit's consent page URL (response_type=code)."""
-    query = urlencode(
-        {"client_id": client_id, "response_type": "code", "scope": scope, "redirect_uri": redirect_uri, "state": state}
-    )
+    query = urlencode({"client_id": client_id, "response_type": "code", "scope": scope, "redirect_uri": redirect_uri, "state": state})
     return f"{auth_url}?{query}"
 
 

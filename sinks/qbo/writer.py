@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from sinks.qbo.api import QboApi
+from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 from sinks.qbo.hashing import payload_hash
 from sinks.qbo.idmap import IdMap, IdMapEntry
 from sinks.qbo.requestid import request_id
-from sinks.qbo.api import QboApi
-from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 
 if TYPE_CHECKING:
     from streams.engine.processor import Processor
@@ -61,8 +61,19 @@ def _quote(value: str) -> str:
 
 class Writer:
     def __init__(
-        self, *, qbo: QboApi, idmap: IdMap, processor: Processor[Any], doc: Any, company_id: int, local_id: int,
-        realm_id: str, entry: IdMapEntry | None, today: Callable[[], date] = date.today, salt: int = 0, run: int = 0,
+        self,
+        *,
+        qbo: QboApi,
+        idmap: IdMap,
+        processor: Processor[Any],
+        doc: Any,
+        company_id: int,
+        local_id: int,
+        realm_id: str,
+        entry: IdMapEntry | None,
+        today: Callable[[], date] = date.today,
+        salt: int = 0,
+        run: int = 0,
     ) -> None:
         self.run = run  # 0, or 1 when the engine re-runs the document after a stale SyncToken
         self.today = today
@@ -93,7 +104,10 @@ class Writer:
             if current is None:
                 try:
                     obj = await self.qbo.create(
-                        self.realm_id, p.qbo_entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt)
+                        self.realm_id,
+                        p.qbo_entity,
+                        payload,
+                        request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt),
                     )
                 except QboDuplicateName:
                     # QBO's default queries hide inactive names, yet they still hold the name (e.g. a
@@ -144,7 +158,13 @@ class Writer:
         return None
 
     async def _sparse_update(
-        self, qbo_id: str, body: Mapping[str, Any], digest: str, current: Mapping[str, Any] | None, *, local_retry: bool,
+        self,
+        qbo_id: str,
+        body: Mapping[str, Any],
+        digest: str,
+        current: Mapping[str, Any] | None,
+        *,
+        local_retry: bool,
         token_hint: str | None = None,
     ) -> Mapping[str, Any]:
         """Sparse update with the current SyncToken. On a stale SyncToken: with ``local_retry`` (a body
@@ -163,9 +183,14 @@ class Writer:
             token = str(current["SyncToken"])
             try:
                 return await self.qbo.update(
-                    self.realm_id, p.qbo_entity, {**body, "Id": qbo_id, "SyncToken": token}, sparse=True,
+                    self.realm_id,
+                    p.qbo_entity,
+                    {**body, "Id": qbo_id, "SyncToken": token},
+                    sparse=True,
                     # the attempt is part of the id: QBO answers a repeated requestid with the stale fault again
-                    request_id=request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, token, self.run, attempt, self.salt),
+                    request_id=request_id(
+                        self.realm_id, p.entity_type, self.local_id, "update", digest, token, self.run, attempt, self.salt
+                    ),
                 )
             except QboStaleSyncToken as exc:
                 last, current = exc, None
@@ -175,13 +200,15 @@ class Writer:
             raise StaleRestart(str(last)) from last
         raise SyncConflict(
             f"{p.qbo_entity} {qbo_id} kept changing in QuickBooks while we updated it (stale SyncToken twice); "
-            "check recent edits there, then re-drive it", last,
+            "check recent edits there, then re-drive it",
+            last,
         )
 
     def _deleted_in_qbo(self, qbo_id: str, exc: QboError) -> SyncConflict:
         return SyncConflict(
             f"{self.processor.qbo_entity} {qbo_id} was deleted in QuickBooks; Bottleneck still has it. Delete it in "
-            "Bottleneck too, or clear its id map entry to create it again", exc,
+            "Bottleneck too, or clear its id map entry to create it again",
+            exc,
         )
 
     async def _record(self, obj: Mapping[str, Any], digest: str | None, status: str = "synced") -> None:
@@ -191,11 +218,22 @@ class Writer:
         if local_lines:
             qbo_lines = [ln for ln in obj.get("Line", []) if ln.get("DetailType") != "SubTotalLineDetail" and ln.get("Id")]
             # QBO returns the lines in the order sent; if it did not keep them all, we cannot pair them
-            line_ids = {str(local): str(ln["Id"]) for local, ln in zip(local_lines, qbo_lines, strict=True)} if len(qbo_lines) == len(local_lines) else {}
+            line_ids = (
+                {str(local): str(ln["Id"]) for local, ln in zip(local_lines, qbo_lines, strict=True)}
+                if len(qbo_lines) == len(local_lines)
+                else {}
+            )
         await self.idmap.record(
-            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
-            qbo_entity=p.qbo_entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
-            payload_hash=digest, status=status, line_ids=line_ids,
+            company_id=self.company_id,
+            entity_type=p.entity_type,
+            local_id=self.local_id,
+            realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity,
+            qbo_id=str(obj["Id"]),
+            sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=digest,
+            status=status,
+            line_ids=line_ids,
         )
 
     # --- for custom ``Processor.write`` overrides --------------------------------------------------
@@ -210,8 +248,13 @@ class Writer:
             self.realm_id, entity, payload, request_id=request_id(self.realm_id, p.entity_type, self.local_id, *key, previous, self.salt)
         )
         await self.idmap.record(
-            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
-            qbo_entity=entity, qbo_id=str(obj["Id"]), sync_token=str(obj.get("SyncToken", "")) or None,
+            company_id=self.company_id,
+            entity_type=p.entity_type,
+            local_id=self.local_id,
+            realm_id=self.realm_id,
+            qbo_entity=entity,
+            qbo_id=str(obj["Id"]),
+            sync_token=str(obj.get("SyncToken", "")) or None,
             payload_hash=payload_hash(payload),
         )
         return WriteResult("adjust", str(obj["Id"]), obj)
@@ -234,8 +277,15 @@ class Writer:
         except QboNotFound:
             # already gone in QBO (deleted there): the goal is reached
             await self.idmap.record(
-                company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
-                qbo_entity=p.qbo_entity, qbo_id=entry.qbo_id, sync_token=None, payload_hash=None, status="deleted",
+                company_id=self.company_id,
+                entity_type=p.entity_type,
+                local_id=self.local_id,
+                realm_id=self.realm_id,
+                qbo_entity=p.qbo_entity,
+                qbo_id=entry.qbo_id,
+                sync_token=None,
+                payload_hash=None,
+                status="deleted",
             )
             return WriteResult("none", entry.qbo_id)
         token = str(current["SyncToken"])
@@ -247,9 +297,15 @@ class Writer:
             obj = await self.qbo.delete(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
             status = "deleted"
         await self.idmap.record(
-            company_id=self.company_id, entity_type=p.entity_type, local_id=self.local_id, realm_id=self.realm_id,
-            qbo_entity=p.qbo_entity, qbo_id=entry.qbo_id, sync_token=str(obj.get("SyncToken", "")) or None,
-            payload_hash=None, status=status,
+            company_id=self.company_id,
+            entity_type=p.entity_type,
+            local_id=self.local_id,
+            realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity,
+            qbo_id=entry.qbo_id,
+            sync_token=str(obj.get("SyncToken", "")) or None,
+            payload_hash=None,
+            status=status,
         )
         return WriteResult(p.on_delete, entry.qbo_id, obj)
 

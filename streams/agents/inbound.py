@@ -25,12 +25,12 @@ from aiokafka.partitioner import murmur2
 from faust.types import TP
 from faust.web import Request, Response, View
 
+from sinks.qbo.client import QboClient, RetryPolicy
+from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
 from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory, RealmCache
 from streams.inbound.flow import InboundFlow, RecordMeta
 from streams.inbound.receiver import handle_webhook
-from sinks.qbo.client import QboClient, RetryPolicy
-from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
 from streams.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,12 @@ async def get_inbound_runtime() -> InboundRuntime:
             directory = _ConnDirectory(lookups)
             api = _inbound_qbo_client((await get_runtime()).qbo)
             flow = InboundFlow(
-                settings, api, directory,
-                send_webhook=_send_webhook, send_payment=_send_payment, send_deadletter=_send_deadletter,
+                settings,
+                api,
+                directory,
+                send_webhook=_send_webhook,
+                send_payment=_send_payment,
+                send_deadletter=_send_deadletter,
             )
             _runtime = InboundRuntime(flow=flow, lookups=lookups, writes=_Db(settings.postgres_dsn), directory=directory)
         return _runtime
@@ -171,7 +175,10 @@ class QboWebhookView(View):
         for n in result.dropped:
             log.warning(
                 "webhook: dropping %s %s %s for realm %s: no Bottleneck company is connected to it",
-                n.operation, n.entity, n.entity_id, n.realm_id,
+                n.operation,
+                n.entity,
+                n.entity_id,
+                n.realm_id,
             )
         try:
             await asyncio.wait_for(rt.flow.publish_notifications(result.notifications), KAFKA_ACK_TIMEOUT_S)

@@ -21,13 +21,13 @@ import psycopg
 
 from bottleneck_qbo import metrics
 from connectors.debezium import DecodeError, decode
+from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
 from streams.engine.docref import DocRef
 from streams.engine.router import RoutingError, route_event
-from streams.topics import existing_cdc_topics
-from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.messages import DocumentTouch, Origin
 from streams.runtime import Runtime, get_runtime
+from streams.topics import existing_cdc_topics
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,7 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
         try:
             change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         except DecodeError as exc:
-            await dead_letter(
-                DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original())
-            )
+            await dead_letter(DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original()))
             continue
         if not hasattr(change, "op"):  # tombstones and other non-row records carry nothing to sync
             continue
@@ -69,7 +67,10 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
             continue
         # source.txId, not transaction.id: the latter is "txId:LSN" and its LSN differs within a transaction
         origin = Origin(
-            topic=msg.topic, partition=msg.partition, offset=msg.offset, source_ts_ms=change.source.ts_ms,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            source_ts_ms=change.source.ts_ms,
             tx_id=str(change.txid) if change.txid is not None else None,
         )
         for ref in refs:
@@ -110,7 +111,7 @@ async def _resolve_company(rt: Runtime, ref: DocRef) -> DocRef | None:
     return None
 
 
-def _coalesce(touches: list[DocumentTouch]) -> "OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]":
+def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:
     """Group by company, then by document, keeping first-seen order and the oldest origin (for latency)
     and ``forced`` if any touch was a publish request."""
     by_company: OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]] = OrderedDict()
@@ -125,7 +126,7 @@ def _coalesce(touches: list[DocumentTouch]) -> "OrderedDict[int, OrderedDict[tup
     return by_company
 
 
-async def _sync_company(docs: "OrderedDict[tuple[str, int], DocumentTouch]") -> None:
+async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> None:
     rt = await get_runtime()
     for touch in docs.values():
         await rt.heal()
@@ -140,17 +141,19 @@ async def _sync_company(docs: "OrderedDict[tuple[str, int], DocumentTouch]") -> 
             log.exception("sync: unexpected error on %s", touch.ref)
             await dead_letter(
                 DeadLetter(
-                    stage="sync", failure_type="internal_error", reason=f"unexpected error: {exc!r}",
-                    company_id=touch.ref.company_id, entity_type=touch.ref.entity_type, local_id=str(touch.ref.local_id),
+                    stage="sync",
+                    failure_type="internal_error",
+                    reason=f"unexpected error: {exc!r}",
+                    company_id=touch.ref.company_id,
+                    entity_type=touch.ref.entity_type,
+                    local_id=str(touch.ref.local_id),
                 )
             )
             continue
         kind = outcome.kind.value
         metrics.documents_synced.labels(touch.ref.entity_type, kind).inc()
         if kind == "synced" and touch.origin and touch.origin.source_ts_ms:
-            metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(
-                max(0.0, time.time() - touch.origin.source_ts_ms / 1000)
-            )
+            metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(max(0.0, time.time() - touch.origin.source_ts_ms / 1000))
         if kind == "dead":
             await dead_letter(
                 DeadLetter(
@@ -161,9 +164,7 @@ async def _sync_company(docs: "OrderedDict[tuple[str, int], DocumentTouch]") -> 
                     entity_type=touch.ref.entity_type,
                     local_id=str(touch.ref.local_id),
                     fault=getattr(outcome, "fault", None),
-                    original=OriginalRecord(
-                        topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset
-                    )
+                    original=OriginalRecord(topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset)
                     if touch.origin
                     else None,
                 )

@@ -13,21 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from pydantic import ValidationError
 
-from streams.engine.accounts import AccountResolver
-from streams.engine.docref import DocRef
-from sinks.qbo.idmap import IdMap, IdMapEntry
-from streams.engine.outcome import Kind, SkipReason, SyncOutcome
-from streams.engine.parking import Parking
-from streams.engine.processor import Processor
-from streams.engine.registry import Registry
-from streams.engine.source import Source
-from sinks.qbo.writer import StaleRestart, SyncConflict, WriteResult, Writer
 from mappers.bottleneck import Company
 from mappers.common import MappingError, StaticRefs
 from sinks.qbo.api import QboApi
@@ -39,6 +30,15 @@ from sinks.qbo.errors import (
     QboStaleSyncToken,
     QboTransientError,
 )
+from sinks.qbo.idmap import IdMap, IdMapEntry
+from sinks.qbo.writer import StaleRestart, SyncConflict, Writer, WriteResult
+from streams.engine.accounts import AccountResolver
+from streams.engine.docref import DocRef
+from streams.engine.outcome import Kind, SkipReason, SyncOutcome
+from streams.engine.parking import Parking
+from streams.engine.processor import Processor
+from streams.engine.registry import Registry
+from streams.engine.source import Source
 
 log = logging.getLogger("streams.engine")
 
@@ -48,7 +48,7 @@ CONFIG_RETRY_MAX_S = 3600.0
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SyncEngine:
@@ -116,7 +116,9 @@ class SyncEngine:
             gone = await self.idmap.find(ref.entity_type, ref.local_id)
             if gone is None:
                 if ref.forced and not as_dependency:
-                    return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, None)
+                    return await self._dead(
+                        ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, None
+                    )
                 await self.parking.clear(ref)
                 return self._skipped(ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
             company_id = gone.company_id
@@ -144,8 +146,18 @@ class SyncEngine:
         parked = await self.parking.get(ref)
         was_parked = parked is not None
         salt = parked.attempts if parked is not None and parked.state in ("dead", "conflict") else 0
-        writer_args = dict(qbo=self.qbo, idmap=self.idmap, processor=p, company_id=company_id, local_id=ref.local_id, realm_id=realm, entry=entry,
-                           today=lambda: self.clock().date(), salt=salt, run=run)
+        writer_args = dict(
+            qbo=self.qbo,
+            idmap=self.idmap,
+            processor=p,
+            company_id=company_id,
+            local_id=ref.local_id,
+            realm_id=realm,
+            entry=entry,
+            today=lambda: self.clock().date(),
+            salt=salt,
+            run=run,
+        )
         owner = getattr(doc, "company_id", company_id)
         if owner != company_id:
             # e.g. a publish request naming another company's document: never cross tenants
@@ -155,7 +167,9 @@ class SyncEngine:
                 result = await Writer(doc=doc, **writer_args).remove()  # type: ignore[arg-type]
                 if not result.wrote and (entry is None or entry.qbo_id is None):
                     if doc is None and ref.forced and not as_dependency:
-                        return await self._dead(ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, company_id)
+                        return await self._dead(
+                            ref, p, f"publish request for {ref.entity_type} {ref.local_id}, which does not exist", None, company_id
+                        )
                     if was_parked:
                         await self.parking.clear(ref)
                     return self._skipped(ref, SkipReason.NOT_IN_QBO, "removed in Bottleneck before it reached QuickBooks")

@@ -74,8 +74,18 @@ class Parking:
                     attempts = qbo_sync.sync_parking.attempts + 1, updated_at = now()
                 returning attempts
                 """,
-                (ref.entity_type, ref.local_id, ref.company_id, ref.forced, state, reason, Jsonb(fault) if fault else None,
-                 waiting_on.entity_type if waiting_on else None, waiting_on.local_id if waiting_on else None, next_attempt_at),
+                (
+                    ref.entity_type,
+                    ref.local_id,
+                    ref.company_id,
+                    ref.forced,
+                    state,
+                    reason,
+                    Jsonb(fault) if fault else None,
+                    waiting_on.entity_type if waiting_on else None,
+                    waiting_on.local_id if waiting_on else None,
+                    next_attempt_at,
+                ),
             )
             row = await cur.fetchone()
         return int(row["attempts"]) if row else 1
@@ -120,7 +130,9 @@ class Parking:
 
     async def get(self, ref: DocRef) -> Parked | None:
         async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute("select * from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id))
+            await cur.execute(
+                "select * from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id)
+            )
             r = await cur.fetchone()
         return self._parked(r) if r else None
 
@@ -134,10 +146,15 @@ class Parking:
     def _parked(r: dict[str, Any]) -> Parked:
         waiting = (
             DocRef(company_id=r["company_id"], entity_type=r["waiting_on_type"], local_id=r["waiting_on_id"])
-            if r["waiting_on_type"] else None
+            if r["waiting_on_type"]
+            else None
         )
         return Parked(
             ref=DocRef(company_id=r["company_id"], entity_type=r["entity_type"], local_id=r["local_id"], forced=r["forced"]),
-            state=r["state"], reason=r["reason"], attempts=r["attempts"], next_attempt_at=r["next_attempt_at"],
-            waiting_on=waiting, fault=r["fault"],
+            state=r["state"],
+            reason=r["reason"],
+            attempts=r["attempts"],
+            next_attempt_at=r["next_attempt_at"],
+            waiting_on=waiting,
+            fault=r["fault"],
         )

@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from streams.engine.docref import DocRef
 from mappers.common import Refs
+from streams.engine.docref import DocRef
 
 if TYPE_CHECKING:
     import psycopg
 
+    from sinks.qbo.writer import Writer, WriteResult
     from streams.engine.source import Snapshot
-    from sinks.qbo.writer import WriteResult, Writer
 
 DocT = TypeVar("DocT", bound=BaseModel)
 OnDelete = Literal["void", "delete", "deactivate", "ignore"]
@@ -64,7 +64,7 @@ class Processor(Generic[DocT]):
     async def load(self, db: Snapshot, local_id: int) -> DocT | None:
         """The document's current state, or None if it no longer exists. ``db`` is one snapshot:
         read header and lines through it so they are consistent."""
-        row = await db.one(f"select * from {self.table} where id = %s", (local_id,))  # noqa: S608
+        row = await db.one(f"select * from {self.table} where id = %s", (local_id,))
         return self.model.model_validate(row) if row else None  # type: ignore[return-value]
 
     def is_publishable(self, doc: DocT) -> bool:

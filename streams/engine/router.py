@@ -42,8 +42,7 @@ def _int(row: Row, column: str, table: str) -> int:
     value = row.get(column)
     if value is None:
         raise RoutingError(
-            f"{table} event has no {column}; without it the document cannot be found "
-            f"(for deletes, give {table} REPLICA IDENTITY FULL)"
+            f"{table} event has no {column}; without it the document cannot be found (for deletes, give {table} REPLICA IDENTITY FULL)"
         )
     try:
         return int(value)

@@ -71,5 +71,5 @@ class Source:
         """The company owning row ``local_id`` of header table ``table`` (lines carry no company_id)."""
         async with self.snapshot() as db:
             # table comes from a registered processor's class attribute, never from event data
-            row = await db.one(f"select company_id from {table} where id = %s", (local_id,))  # noqa: S608
+            row = await db.one(f"select company_id from {table} where id = %s", (local_id,))
         return int(row["company_id"]) if row else None

@@ -10,14 +10,14 @@ while we poll is seen by the next poll.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
 
-from streams.inbound.notifications import Notification
 from mappers.payments import PAYMENT_ENTITIES
 from sinks.qbo.api import QboApi
+from streams.inbound.notifications import Notification
 
 # QBO answers CDC for at most 30 days back (qbo.md 9); stay inside it with a margin.
 MAX_LOOKBACK = timedelta(days=30) - timedelta(minutes=5)
@@ -80,8 +80,7 @@ def notifications_from_cdc(realm_id: str, changes: Mapping[str, Sequence[Mapping
                     # in it because LastUpdatedTime has whole seconds: a create and a void in the same
                     # second differ only there.
                     dedupe_key=(
-                        f"cdc:{realm_id}:{entity}:{qbo_id}:{operation}:{obj.get('SyncToken', '')}:"
-                        f"{updated.isoformat() if updated else ''}"
+                        f"cdc:{realm_id}:{entity}:{qbo_id}:{operation}:{obj.get('SyncToken', '')}:{updated.isoformat() if updated else ''}"
                     ),
                     source="cdc",
                 )
@@ -117,7 +116,7 @@ async def poll_realm(
     now: datetime | None = None,
 ) -> list[Notification]:
     """Poll one realm, hand the notifications to ``publish``, then move the checkpoint. Returns them."""
-    polled_at = now or datetime.now(timezone.utc)
+    polled_at = now or datetime.now(UTC)
     start = poll_window_start(await store.get(realm_id), polled_at, initial_lookback)
     changes = await api.cdc(realm_id, list(PAYMENT_ENTITIES), start)
     notifications = notifications_from_cdc(realm_id, changes)

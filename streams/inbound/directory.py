@@ -40,8 +40,7 @@ class PgDirectory:
         if not qbo_ids:
             return {}
         cur = await self._conn.execute(
-            "select qbo_id, local_id from qbo_sync.id_map"
-            " where realm_id = %s and qbo_entity = %s and qbo_id = any(%s::text[])",
+            "select qbo_id, local_id from qbo_sync.id_map where realm_id = %s and qbo_entity = %s and qbo_id = any(%s::text[])",
             (realm_id, qbo_entity, list(qbo_ids)),
         )
         return {str(q): int(local) for q, local in await cur.fetchall()}

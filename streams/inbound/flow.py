@@ -19,16 +19,16 @@ import psycopg
 from pydantic import ValidationError
 
 from bottleneck_qbo import metrics
+from bottleneck_qbo.settings import Settings
+from mappers.payments import PaymentChange
+from sinks.bottleneck_writer import PaymentWriteError, WriteResult, apply_payment_change
+from sinks.qbo.api import QboApi
 from streams.deadletter import DeadLetter, OriginalRecord
 from streams.inbound.cdc_poll import CheckpointStore, poll_realm
 from streams.inbound.directory import Directory
 from streams.inbound.notifications import Notification
 from streams.inbound.parking import Envelope, ParkingLot, retry_delay
 from streams.inbound.payments import process_notification
-from bottleneck_qbo.settings import Settings
-from mappers.payments import PaymentChange
-from sinks.bottleneck_writer import PaymentWriteError, WriteResult, apply_payment_change
-from sinks.qbo.api import QboApi
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,7 @@ class InboundFlow:
         try:
             env = Envelope.model_validate_json(value)
         except ValidationError as exc:
-            await self._dead_letter(
-                "decode_error", f"not a qbo.webhooks envelope: {exc.errors()[0]['msg']}", None, None, key, value, meta
-            )
+            await self._dead_letter("decode_error", f"not a qbo.webhooks envelope: {exc.errors()[0]['msg']}", None, None, key, value, meta)
             return "dead_lettered"
         n = env.notification
         if n.dedupe_key in self.recent:
@@ -172,7 +170,12 @@ class InboundFlow:
             metrics.payments_written.labels(change.kind).inc(result.inserted + result.updated + result.voided)
             log.info(
                 "inbound: %s payment %s (company %s): %d inserted, %d updated, %d voided",
-                change.kind, change.qbo_payment_id, change.company_id, result.inserted, result.updated, result.voided,
+                change.kind,
+                change.qbo_payment_id,
+                change.company_id,
+                result.inserted,
+                result.updated,
+                result.voided,
             )
         return result
 

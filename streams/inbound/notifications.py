@@ -22,11 +22,7 @@ Source = Literal["webhook", "cdc"]
 # ``qbo.billpayment.created.v1`` yields the same entity name (``BillPayment``) as the legacy payload.
 _ENTITY_NAMES = {
     name.lower(): name
-    for name in (
-        "Account Bill BillPayment Budget Class CreditMemo Currency Customer Department Deposit Employee "
-        "Estimate Invoice Item JournalCode JournalEntry Payment PaymentMethod Preferences Purchase "
-        "PurchaseOrder RefundReceipt SalesReceipt TaxAgency Term TimeActivity Transfer Vendor VendorCredit"
-    ).split()
+    for name in ["Account", "Bill", "BillPayment", "Budget", "Class", "CreditMemo", "Currency", "Customer", "Department", "Deposit", "Employee", "Estimate", "Invoice", "Item", "JournalCode", "JournalEntry", "Payment", "PaymentMethod", "Preferences", "Purchase", "PurchaseOrder", "RefundReceipt", "SalesReceipt", "TaxAgency", "Term", "TimeActivity", "Transfer", "Vendor", "VendorCredit"]
 }
 
 # CloudEvents verbs (past tense, in ``type``) -> legacy operation names.
@@ -202,4 +198,4 @@ def parse_webhook_body(body: bytes) -> list[Notification]:
         return _from_legacy(doc)
     if isinstance(doc, list):
         return _from_cloudevents(doc)
-    raise WebhookPayloadError("body is neither a legacy {\"eventNotifications\": [...]} object nor a CloudEvents array")
+    raise WebhookPayloadError('body is neither a legacy {"eventNotifications": [...]} object nor a CloudEvents array')

@@ -11,8 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from streams.inbound.directory import Directory
-from streams.inbound.notifications import Notification
 from mappers.payments import (
     DOCUMENT_TXN_TYPE,
     PAYMENT_ENTITIES,
@@ -26,6 +24,8 @@ from mappers.payments import (
 )
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import FailureType, QboError, QboNotFound
+from streams.inbound.directory import Directory
+from streams.inbound.notifications import Notification
 
 log = logging.getLogger(__name__)
 

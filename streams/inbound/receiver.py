@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from streams.inbound.notifications import Notification, WebhookPayloadError, parse_webhook_body
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.webhook_signature import verify_intuit_signature
-
+from streams.inbound.notifications import Notification, WebhookPayloadError, parse_webhook_body
 
 SIGNATURE_HEADER = "intuit-signature"
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from mappers import bottleneck as bn
+from mappers.common import Refs
+from mappers.inventory import quantity_adjustment
+from sinks.qbo.writer import Writer, WriteResult
 from streams.engine.docref import DocRef
 from streams.engine.processor import Processor
 from streams.processors._common import dep
 from streams.processors.items import sample_item, sample_lot
-from sinks.qbo.writer import WriteResult, Writer
-from mappers import bottleneck as bn
-from mappers.common import Refs
-from mappers.inventory import quantity_adjustment
 
 
 class _QuantityProcessor(Processor[Any]):
@@ -41,8 +41,12 @@ class _QuantityProcessor(Processor[Any]):
         qbo_qty = Decimal(str(item.get("QtyOnHand", 0)))
         target = self.target(doc)
         body = quantity_adjustment(
-            item_qbo_id=item_id, qbo_qty=qbo_qty, target_qty=target, adjust_account=refs.accounts.adjustment,
-            txn_date=writer.today(), note=f"Bottleneck {self.item_entity} {doc.id}: quantity {qbo_qty} -> {target}",
+            item_qbo_id=item_id,
+            qbo_qty=qbo_qty,
+            target_qty=target,
+            adjust_account=refs.accounts.adjustment,
+            txn_date=writer.today(),
+            note=f"Bottleneck {self.item_entity} {doc.id}: quantity {qbo_qty} -> {target}",
         )
         if body is None:
             return WriteResult("none", None)

@@ -6,19 +6,20 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from streams.engine.docref import DocRef
-from streams.engine.processor import Processor
-from streams.processors._common import dep, insert
-from streams.engine.source import Snapshot
 from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.items import CREATE_ONLY, category_to_qbo, item_to_qbo, lot_to_qbo
+from streams.engine.docref import DocRef
+from streams.engine.processor import Processor
+from streams.engine.source import Snapshot
+from streams.processors._common import dep, insert
 
 
 async def sample_item(conn: Any, company_id: int, kind: str = "inventory") -> int:
     tag = uuid.uuid4().hex[:8]
     return await insert(
-        conn, "insert into items (company_id, sku, name, kind, sales_price, purchase_cost) values (%s, %s, %s, %s, %s, %s)",
+        conn,
+        "insert into items (company_id, sku, name, kind, sales_price, purchase_cost) values (%s, %s, %s, %s, %s, %s)",
         (company_id, f"SKU-{tag}", f"Item {tag}", kind, "12.5000", "4.2500"),
     )
 
@@ -26,7 +27,8 @@ async def sample_item(conn: Any, company_id: int, kind: str = "inventory") -> in
 async def sample_lot(conn: Any, company_id: int, item_id: int | None = None, qty: str = "25.0000") -> int:
     item_id = item_id or await sample_item(conn, company_id)
     return await insert(
-        conn, "insert into lots (company_id, item_id, lot_code, quantity_on_hand, unit_cost) values (%s, %s, %s, %s, %s)",
+        conn,
+        "insert into lots (company_id, item_id, lot_code, quantity_on_hand, unit_cost) values (%s, %s, %s, %s, %s)",
         (company_id, item_id, f"L{uuid.uuid4().hex[:6]}", qty, "3.2500"),
     )
 

@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from streams.engine.docref import DocRef
-from streams.engine.processor import Processor
-from streams.processors._common import dep, insert, line_item_deps, quantity_refs
-from streams.processors.items import sample_item, sample_lot
-from streams.processors.parties import VendorProcessor
-from streams.engine.source import Snapshot
 from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.purchasing import bill_to_qbo, purchase_order_to_qbo
+from streams.engine.docref import DocRef
+from streams.engine.processor import Processor
+from streams.engine.source import Snapshot
+from streams.processors._common import dep, insert, line_item_deps, quantity_refs
+from streams.processors.items import sample_item, sample_lot
+from streams.processors.parties import VendorProcessor
 
 
 class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
@@ -32,7 +32,8 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
             return None
         lines = await db.all(
             "select id, line_no, item_id, description, quantity, unit_cost from purchase_order_lines "
-            "where purchase_order_id = %s order by line_no", (local_id,),
+            "where purchase_order_id = %s order by line_no",
+            (local_id,),
         )
         billed = await db.one("select exists (select 1 from bills where purchase_order_id = %s and status <> 'draft') as x", (local_id,))
         return bn.PurchaseOrder.model_validate(head | {"lines": lines, "billed": bool(billed and billed["x"])})
@@ -48,8 +49,11 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
 
     async def sample(self, conn: Any, company_id: int) -> int:
         vendor = await VendorProcessor().sample(conn, company_id)
-        po = await insert(conn, "insert into purchase_orders (company_id, number, vendor_id, status, order_date, expected_on) values (%s, %s, %s, 'open', current_date, current_date + 14)",
-                          (company_id, f"PO-{uuid.uuid4().hex[:8]}", vendor))
+        po = await insert(
+            conn,
+            "insert into purchase_orders (company_id, number, vendor_id, status, order_date, expected_on) values (%s, %s, %s, 'open', current_date, current_date + 14)",
+            (company_id, f"PO-{uuid.uuid4().hex[:8]}", vendor),
+        )
         item = await sample_item(conn, company_id)
         other = await sample_item(conn, company_id, "non_tracking")
         for no, (item_id, qty, cost) in enumerate([(item, "10", "4.0000"), (other, "3", "1.1111")], 1):
@@ -80,7 +84,8 @@ class BillProcessor(Processor[bn.Bill]):
             "select bl.id, bl.line_no, bl.item_id, bl.lot_id, bl.purchase_order_line_id, bl.description, bl.quantity, bl.unit_cost, "
             "pol.purchase_order_id as linked_purchase_order_id "
             "from bill_lines bl left join purchase_order_lines pol on pol.id = bl.purchase_order_line_id "
-            "where bl.bill_id = %s order by bl.line_no", (local_id,),
+            "where bl.bill_id = %s order by bl.line_no",
+            (local_id,),
         )
         return bn.Bill.model_validate(head | {"lines": lines})
 
@@ -104,9 +109,14 @@ class BillProcessor(Processor[bn.Bill]):
         po = await PurchaseOrderProcessor().sample(conn, company_id)
         cur = await conn.execute("select vendor_id from purchase_orders where id = %s", (po,))
         vendor = (await cur.fetchone())[0]
-        bill = await insert(conn, "insert into bills (company_id, number, vendor_id, purchase_order_id, status, bill_date, due_date) values (%s, %s, %s, %s, 'open', current_date, current_date + 30)",
-                            (company_id, f"B-{uuid.uuid4().hex[:8]}", vendor, po))
-        cur = await conn.execute("select id, item_id, quantity, unit_cost from purchase_order_lines where purchase_order_id = %s order by line_no", (po,))
+        bill = await insert(
+            conn,
+            "insert into bills (company_id, number, vendor_id, purchase_order_id, status, bill_date, due_date) values (%s, %s, %s, %s, 'open', current_date, current_date + 30)",
+            (company_id, f"B-{uuid.uuid4().hex[:8]}", vendor, po),
+        )
+        cur = await conn.execute(
+            "select id, item_id, quantity, unit_cost from purchase_order_lines where purchase_order_id = %s order by line_no", (po,)
+        )
         po_lines = await cur.fetchall()
         first = po_lines[0]
         lot = await sample_lot(conn, company_id, first[1], qty="0")
@@ -115,7 +125,9 @@ class BillProcessor(Processor[bn.Bill]):
             (bill, first[1], lot, first[0], first[2], first[3]),
         )
         extra = await sample_item(conn, company_id, "non_tracking")
-        await conn.execute("insert into bill_lines (bill_id, line_no, item_id, quantity, unit_cost) values (%s, 2, %s, 1, 2.5)", (bill, extra))
+        await conn.execute(
+            "insert into bill_lines (bill_id, line_no, item_id, quantity, unit_cost) values (%s, 2, %s, 1, 2.5)", (bill, extra)
+        )
         return bill
 
     async def touch(self, conn: Any, local_id: int) -> None:

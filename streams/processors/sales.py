@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from streams.engine.docref import DocRef
-from streams.engine.processor import Processor
-from streams.processors._common import dep, insert, line_item_deps, quantity_refs
-from streams.processors.items import sample_item, sample_lot
-from streams.processors.parties import CustomerProcessor
-from streams.engine.source import Snapshot
 from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.sales import invoice_to_qbo, sales_order_to_qbo
+from streams.engine.docref import DocRef
+from streams.engine.processor import Processor
+from streams.engine.source import Snapshot
+from streams.processors._common import dep, insert, line_item_deps, quantity_refs
+from streams.processors.items import sample_item, sample_lot
+from streams.processors.parties import CustomerProcessor
 
 _LINES = "select id, line_no, item_id, lot_id, description, quantity, unit_price from {table} where {fk} = %s order by line_no"
 
@@ -23,9 +23,11 @@ async def _sample_lines(conn: Any, table: str, fk: str, doc_id: int, company_id:
     item = await sample_item(conn, company_id)
     lot = await sample_lot(conn, company_id, item)
     service = await sample_item(conn, company_id, "service")
-    for no, (item_id, lot_id, qty, price) in enumerate([(item, lot, "2.0000", "10.0050"), (item, None, "1.0000", "99.9900"), (service, None, "1", "-5.0000")], 1):
+    for no, (item_id, lot_id, qty, price) in enumerate(
+        [(item, lot, "2.0000", "10.0050"), (item, None, "1.0000", "99.9900"), (service, None, "1", "-5.0000")], 1
+    ):
         await conn.execute(
-            f"insert into {table} ({fk}, line_no, item_id, lot_id, quantity, unit_price) values (%s, %s, %s, %s, %s, %s)",  # noqa: S608
+            f"insert into {table} ({fk}, line_no, item_id, lot_id, quantity, unit_price) values (%s, %s, %s, %s, %s, %s)",
             (doc_id, no, item_id, lot_id, qty, price),
         )
 
@@ -58,8 +60,11 @@ class SalesOrderProcessor(Processor[bn.SalesOrder]):
 
     async def sample(self, conn: Any, company_id: int) -> int:
         customer = await CustomerProcessor().sample(conn, company_id)
-        so = await insert(conn, "insert into sales_orders (company_id, number, customer_id, status, order_date, ship_by) values (%s, %s, %s, 'open', current_date, current_date + 7)",
-                          (company_id, f"SO-{uuid.uuid4().hex[:8]}", customer))
+        so = await insert(
+            conn,
+            "insert into sales_orders (company_id, number, customer_id, status, order_date, ship_by) values (%s, %s, %s, 'open', current_date, current_date + 7)",
+            (company_id, f"SO-{uuid.uuid4().hex[:8]}", customer),
+        )
         await _sample_lines(conn, "sales_order_lines", "sales_order_id", so, company_id)
         return so
 
@@ -100,8 +105,11 @@ class InvoiceProcessor(Processor[bn.Invoice]):
 
     async def sample(self, conn: Any, company_id: int) -> int:
         customer = await CustomerProcessor().sample(conn, company_id)
-        inv = await insert(conn, "insert into invoices (company_id, number, customer_id, status, issue_date, due_date) values (%s, %s, %s, 'open', current_date, current_date + 30)",
-                           (company_id, f"INV-{uuid.uuid4().hex[:8]}", customer))
+        inv = await insert(
+            conn,
+            "insert into invoices (company_id, number, customer_id, status, issue_date, due_date) values (%s, %s, %s, 'open', current_date, current_date + 30)",
+            (company_id, f"INV-{uuid.uuid4().hex[:8]}", customer),
+        )
         await _sample_lines(conn, "invoice_lines", "invoice_id", inv, company_id)
         return inv
 

@@ -16,16 +16,16 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from connectors.debezium import UNAVAILABLE
+from sinks.qbo.api import QboApi
+from sinks.qbo.errors import QboNotFound
+from sinks.qbo.idmap import IdMap
 from streams.engine.docref import DocRef
 from streams.engine.engine import SyncEngine
-from sinks.qbo.idmap import IdMap
 from streams.engine.outcome import Kind, SkipReason, SyncOutcome
 from streams.engine.parking import Parking
 from streams.engine.processor import Processor
 from streams.engine.registry import Registry
 from streams.engine.router import route
-from sinks.qbo.api import QboApi
-from sinks.qbo.errors import QboNotFound
 
 PLACEHOLDER = UNAVAILABLE.value
 
@@ -159,7 +159,7 @@ async def check_child_before_parent(p: Processor[Any], h: Harness) -> None:
     for dep in deps:
         entry = await h.idmap.get(h.company_id, dep.entity_type, dep.local_id)
         skipped_draft = entry is None and dep.entity_type in ("sales_order", "purchase_order")
-        assert entry is not None and entry.qbo_id or skipped_draft, f"dependency {dep} was not synced first"
+        assert (entry is not None and entry.qbo_id) or skipped_draft, f"dependency {dep} was not synced first"
     before = await h.writes()
     for dep in deps:
         _ok(await h.engine.sync(dep.model_copy(update={"company_id": h.company_id})), f"late parent {dep}")
@@ -173,7 +173,7 @@ async def check_toast_placeholder(p: Processor[Any], h: Harness) -> None:
     re-read from Postgres, and the placeholder never reaches QBO."""
     local_id = await p.sample(h.conn, h.company_id)
     table, column = next(iter(p.sources.items()))
-    cur = await h.conn.execute(f"select * from {table} where {column} = %s limit 1", (local_id,))  # noqa: S608
+    cur = await h.conn.execute(f"select * from {table} where {column} = %s limit 1", (local_id,))
     row = await cur.fetchone()
     names = [d.name for d in cur.description]
     after = {n: (v if n in ("id", "company_id", column) else UNAVAILABLE) for n, v in zip(names, row)}
@@ -188,12 +188,12 @@ async def check_toast_placeholder(p: Processor[Any], h: Harness) -> None:
 async def check_draft_then_published(p: Processor[Any], h: Harness) -> None:
     """A draft never reaches QBO; the same document is created when it is published."""
     local_id = await p.sample(h.conn, h.company_id)
-    await h.conn.execute(f"update {p.table} set status = 'draft' where id = %s", (local_id,))  # noqa: S608
+    await h.conn.execute(f"update {p.table} set status = 'draft' where id = %s", (local_id,))
     before = await h.writes()
     out = await h.engine.sync(_ref(h, p, local_id))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.DRAFT, out
     assert await h.writes() == before, "a draft wrote to QBO"
-    await h.conn.execute(f"update {p.table} set status = 'open' where id = %s", (local_id,))  # noqa: S608
+    await h.conn.execute(f"update {p.table} set status = 'open' where id = %s", (local_id,))
     out = await _ok_sync(h, p, local_id, "published")
     assert out.kind == Kind.SYNCED and out.action == "create", out
 
@@ -202,7 +202,7 @@ async def check_delete(p: Processor[Any], h: Harness) -> None:
     """A deleted Bottleneck document is voided / deleted / deactivated in QBO, once."""
     local_id = await p.sample(h.conn, h.company_id)
     created = await _ok_sync(h, p, local_id, "initial sync")
-    await h.conn.execute(f"delete from {p.table} where id = %s", (local_id,))  # noqa: S608
+    await h.conn.execute(f"delete from {p.table} where id = %s", (local_id,))
     out = await h.engine.sync(DocRef(company_id=None, entity_type=p.entity_type, local_id=local_id))
     assert out.kind == Kind.SYNCED and out.action == p.on_delete, out
     if p.on_delete == "deactivate":

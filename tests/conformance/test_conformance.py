@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance import suite as conformance
 from streams.processors.registry import REGISTRY
+from tests.conformance import suite as conformance
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 

@@ -30,9 +30,7 @@ class Tenant:
 
 async def make_tenant(conn: psycopg.AsyncConnection, realm_id: str | None = None) -> Tenant:
     realm = realm_id or f"9{uuid.uuid4().int % 10**14:014d}"
-    cur = await conn.execute(
-        "insert into companies (name, qbo_realm_id) values (%s, %s) returning id", (f"Inbound test {realm}", realm)
-    )
+    cur = await conn.execute("insert into companies (name, qbo_realm_id) values (%s, %s) returning id", (f"Inbound test {realm}", realm))
     company_id = (await cur.fetchone())[0]
     cur = await conn.execute("insert into customers (company_id, name) values (%s, %s) returning id", (company_id, f"Cust {realm}"))
     customer_id = (await cur.fetchone())[0]
@@ -68,19 +66,22 @@ async def add_bill(conn: psycopg.AsyncConnection, t: Tenant, qbo_id: str | None,
 
 async def map_document(conn: psycopg.AsyncConnection, t: Tenant, entity_type: str, qbo_entity: str, local: int, qbo_id: str) -> None:
     await conn.execute(
-        "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id)"
-        " values (%s, %s, %s, %s, %s, %s)",
+        "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id) values (%s, %s, %s, %s, %s, %s)",
         (t.company_id, entity_type, str(local), t.realm_id, qbo_entity, qbo_id),
     )
 
 
 async def payment_rows(conn: psycopg.AsyncConnection, t: Tenant, kind: str = "invoice") -> list[tuple]:
     if kind == "invoice":
-        q = ("select invoice_id, qbo_payment_id, amount, paid_on, method, reference, voided_at is not null"
-             " from invoice_payments where company_id = %s order by qbo_payment_id, invoice_id")
+        q = (
+            "select invoice_id, qbo_payment_id, amount, paid_on, method, reference, voided_at is not null"
+            " from invoice_payments where company_id = %s order by qbo_payment_id, invoice_id"
+        )
     else:
-        q = ("select bill_id, qbo_bill_payment_id, amount, paid_on, method, reference, voided_at is not null"
-             " from bill_payments where company_id = %s order by qbo_bill_payment_id, bill_id")
+        q = (
+            "select bill_id, qbo_bill_payment_id, amount, paid_on, method, reference, voided_at is not null"
+            " from bill_payments where company_id = %s order by qbo_bill_payment_id, bill_id"
+        )
     cur = await conn.execute(q, (t.company_id,))
     return [tuple(r) for r in await cur.fetchall()]
 
@@ -102,7 +103,7 @@ class WebhookCatcher:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with outer.cond:
                     outer.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
@@ -118,7 +119,9 @@ class WebhookCatcher:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/qbo"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait_for(self, pred: Callable[[list[tuple[dict[str, str], bytes]]], bool], timeout: float = 10.0) -> list[tuple[dict[str, str], bytes]]:
+    def wait_for(
+        self, pred: Callable[[list[tuple[dict[str, str], bytes]]], bool], timeout: float = 10.0
+    ) -> list[tuple[dict[str, str], bytes]]:
         """Wait until ``pred(calls)`` holds (a condition, not a timing assertion)."""
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -136,7 +139,7 @@ class WebhookCatcher:
 
 def mentions(entity: str, entity_id: str, operation: str) -> Callable[[list[tuple[dict[str, str], bytes]]], bool]:
     """Predicate: some received webhook names this change (either format)."""
-    ce_type = f"qbo.{entity.lower()}.{ {'Create': 'created', 'Update': 'updated', 'Delete': 'deleted', 'Void': 'voided'}[operation]}.v1"
+    ce_type = f"qbo.{entity.lower()}.{ {'Create': 'created', 'Update': 'updated', 'Delete': 'deleted', 'Void': 'voided'}[operation] }.v1"
 
     def named(body: bytes) -> bool:
         doc = json.loads(body)

@@ -19,18 +19,18 @@ import pytest_asyncio
 from aiohttp import web
 from pydantic import SecretStr
 
-from streams.engine.engine import SyncEngine
-from sinks.qbo.idmap import IdMap
-from streams.engine.parking import Parking
-from streams.processors.registry import REGISTRY
-from streams.engine.source import Source
 from infra.qbo_sandbox.app import create_app
 from infra.qbo_sandbox.config import SandboxConfig
 from sinks.qbo.auth import InMemoryTokenStore, TokenManager
 from sinks.qbo.client import QboClient, RetryPolicy
+from sinks.qbo.idmap import IdMap
 from sinks.qbo.limiter import LimiterConfig, LimiterRegistry
+from streams.engine.engine import SyncEngine
+from streams.engine.parking import Parking
+from streams.engine.source import Source
+from streams.processors.registry import REGISTRY
 
-__all__ = ["sync_pg_dsn", "sandbox_url", "env", "Env"]
+__all__ = ["Env", "env", "sandbox_url", "sync_pg_dsn"]
 
 SANDBOX_TOKEN = "sync-tests-static-token"
 

@@ -27,11 +27,15 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     customer = (await cur.fetchone())[0]
     cur = await env.conn.execute(
         "insert into invoices (company_id, number, customer_id, sales_order_id, status, issue_date) "
-        "values (%s, 'INV-100', %s, %s, 'open', current_date) returning id", (env.company_id, customer, so))
+        "values (%s, 'INV-100', %s, %s, 'open', current_date) returning id",
+        (env.company_id, customer, so),
+    )
     inv = (await cur.fetchone())[0]
     await env.conn.execute(
         "insert into invoice_lines (invoice_id, line_no, item_id, lot_id, quantity, unit_price) "
-        "select %s, line_no, item_id, lot_id, quantity, unit_price from sales_order_lines where sales_order_id = %s", (inv, so))
+        "select %s, line_no, item_id, lot_id, quantity, unit_price from sales_order_lines where sales_order_id = %s",
+        (inv, so),
+    )
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.SYNCED, out.reason
     invoice = await env.qbo.read(env.realm, "Invoice", out.qbo_id)  # type: ignore[arg-type]
@@ -46,7 +50,10 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     parent = await env.qbo.read(env.realm, "Item", lot_item["ParentRef"]["value"])
     assert parent["Type"] == "Category" and lot_item["Type"] == "Inventory"
     # QBO moved the lot's stock when the invoice posted; the follow-up adjustment brought it back to Bottleneck's
-    cur = await env.conn.execute("select quantity_on_hand from lots where id = (select lot_id from invoice_lines where invoice_id = %s and lot_id is not null limit 1)", (inv,))
+    cur = await env.conn.execute(
+        "select quantity_on_hand from lots where id = (select lot_id from invoice_lines where invoice_id = %s and lot_id is not null limit 1)",
+        (inv,),
+    )
     assert Decimal(str(lot_item["QtyOnHand"])) == (await cur.fetchone())[0]
     assert (await env.stats())["writes"]["InventoryAdjustment"]["create"] >= 1
 
@@ -59,11 +66,15 @@ async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(e
     async with env.conn.transaction():
         cur = await env.conn.execute(
             "insert into invoices (company_id, number, customer_id, sales_order_id, status, issue_date) "
-            "select company_id, 'INV-RACE', customer_id, id, 'open', current_date from sales_orders where id = %s returning id", (so,))
+            "select company_id, 'INV-RACE', customer_id, id, 'open', current_date from sales_orders where id = %s returning id",
+            (so,),
+        )
         inv = (await cur.fetchone())[0]
         await env.conn.execute(
             "insert into invoice_lines (invoice_id, line_no, item_id, lot_id, quantity, unit_price) "
-            "select %s, line_no, item_id, lot_id, quantity, unit_price from sales_order_lines where sales_order_id = %s", (inv, so))
+            "select %s, line_no, item_id, lot_id, quantity, unit_price from sales_order_lines where sales_order_id = %s",
+            (inv, so),
+        )
         await env.conn.execute("update sales_orders set status = 'closed' where id = %s", (so,))
     # the order's change first, then the invoice's
     assert (await env.engine.sync(ref(env, "sales_order", so))).ok

@@ -12,8 +12,8 @@ import pytest
 from connectors.debezium import UNAVAILABLE
 from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind
-from streams.processors.registry import REGISTRY
 from streams.engine.router import route
+from streams.processors.registry import REGISTRY
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
@@ -49,7 +49,12 @@ async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -
     so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
     # Bottleneck completes a ship job: job and lot quantity in one transaction
     async with env.conn.transaction():
-        job = await one(env, "insert into ship_jobs (company_id, sales_order_id, status, completed_at) values (%s, %s, 'completed', now()) returning id", env.company_id, so)
+        job = await one(
+            env,
+            "insert into ship_jobs (company_id, sales_order_id, status, completed_at) values (%s, %s, 'completed', now()) returning id",
+            env.company_id,
+            so,
+        )
         await env.conn.execute("insert into ship_job_lines (ship_job_id, lot_id, quantity) values (%s, %s, 4.5)", (job, lot))
         await env.conn.execute("update lots set quantity_on_hand = quantity_on_hand - 4.5 where id = %s", (lot,))
     refs = route("ship_jobs", "u", None, {"id": job, "company_id": env.company_id, "status": "completed"})
@@ -164,13 +169,20 @@ async def test_recreated_customer_takes_back_its_inactive_qbo_customer(env: Env)
 async def test_missing_account_parks_with_a_readable_reason_until_fixed(env: Env) -> None:
     (ap,) = await env.qbo.query(env.realm, "select * from Account where Name = 'Accounts Payable (A/P)'")
     # the realm has no Accounts Payable account any more: a person must act; nothing is dead-lettered
-    await env.qbo.update(env.realm, "Account", {"Id": ap["Id"], "SyncToken": ap["SyncToken"], "Name": "Old payables", "AccountType": "Other Current Liability"}, sparse=True)
+    await env.qbo.update(
+        env.realm,
+        "Account",
+        {"Id": ap["Id"], "SyncToken": ap["SyncToken"], "Name": "Old payables", "AccountType": "Other Current Liability"},
+        sparse=True,
+    )
     po = await REGISTRY.get("purchase_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
     out = await env.engine.sync(ref(env, "purchase_order", po))
     assert out.kind in (Kind.RETRY_LATER, Kind.WAITING) and "no account for: ap" in (out.reason or ""), out
     assert not [p for p in await env.parking.list(("dead",)) if p.ref.company_id == env.company_id]
     current = await env.qbo.read(env.realm, "Account", ap["Id"])
-    await env.qbo.update(env.realm, "Account", {"Id": ap["Id"], "SyncToken": current["SyncToken"], "AccountType": "Accounts Payable"}, sparse=True)
+    await env.qbo.update(
+        env.realm, "Account", {"Id": ap["Id"], "SyncToken": current["SyncToken"], "AccountType": "Accounts Payable"}, sparse=True
+    )
     for _ in range(5):  # the worker's re-drive timer
         due = [r for r in await env.engine.redrive_due(env.engine.clock().replace(year=2100)) if r.company_id == env.company_id]
         for r in due:
@@ -190,7 +202,11 @@ async def test_names_with_quotes_and_backslashes_are_looked_up_safely(env: Env) 
 
 
 async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
-    item = await one(env, "insert into items (company_id, sku, name, kind, sales_price) values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id", env.company_id)
+    item = await one(
+        env,
+        "insert into items (company_id, sku, name, kind, sales_price) values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id",
+        env.company_id,
+    )
     out = await env.engine.sync(ref(env, "item", item))  # type: ignore[arg-type]
     assert out.kind == Kind.SYNCED, out
     qbo_item = await env.qbo.read(env.realm, "Item", out.qbo_id)  # type: ignore[arg-type]
@@ -201,7 +217,9 @@ async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
 async def test_manual_mode_dependency_that_failed_is_re_driven(env: Env) -> None:
     await env.set_mode("manual")
     inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
-    publish = route("qbo_publish_requests", "c", None, {"id": 5, "company_id": env.company_id, "entity_type": "invoice", "entity_id": inv})[0]
+    publish = route("qbo_publish_requests", "c", None, {"id": 5, "company_id": env.company_id, "entity_type": "invoice", "entity_id": inv})[
+        0
+    ]
     await env.faults(throttle_next=1)  # the first QBO call (a dependency's) is throttled
     out = await env.engine.sync(publish)
     assert out.kind in (Kind.WAITING, Kind.RETRY_LATER), out
@@ -219,8 +237,8 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
     """Worker A reads a customer, worker B syncs a newer state of it first; A's write of the older state
     fails as stale, A re-reads Bottleneck and finds nothing left to do."""
     from streams.engine.engine import SyncEngine
-    from streams.processors.parties import CustomerProcessor
     from streams.engine.registry import Registry
+    from streams.processors.parties import CustomerProcessor
 
     cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
     created = await env.engine.sync(ref(env, "customer", cust))
@@ -246,7 +264,9 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
 async def test_publish_request_never_crosses_companies(env: Env) -> None:
     other = await one(env, "insert into companies (name, qbo_realm_id) values ('other', %s) returning id", f"x{env.realm}")
     theirs = await REGISTRY.get("customer").sample(env.conn, other)  # type: ignore[union-attr]
-    forged = route("qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs})[0]
+    forged = route(
+        "qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs}
+    )[0]
     out = await env.engine.sync(forged)
     assert out.kind == Kind.DEAD and f"belongs to company {other}" in (out.reason or "")
     assert await env.writes() == 0
@@ -268,12 +288,15 @@ async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
 async def test_a_realm_without_credentials_parks_its_documents_ever_more_slowly(env: Env) -> None:
     """A realm-wide configuration problem (here: no OAuth tokens) parks each document instead of
     dead-lettering it, and backs off exponentially so broken realms cannot starve healthy ones."""
-    from streams.engine.engine import SyncEngine
     from sinks.qbo.auth import InMemoryTokenStore, TokenManager
     from sinks.qbo.client import QboClient, RetryPolicy
+    from streams.engine.engine import SyncEngine
 
-    no_tokens = QboClient(base_url=env.sandbox, token_manager=TokenManager(InMemoryTokenStore(), None),
-                          retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0))
+    no_tokens = QboClient(
+        base_url=env.sandbox,
+        token_manager=TokenManager(InMemoryTokenStore(), None),
+        retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0),
+    )
     engine = SyncEngine(env.engine.source, no_tokens, env.idmap, env.parking, REGISTRY, retry_max_delay_s=10)
     customer = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
     try:

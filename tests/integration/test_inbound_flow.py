@@ -14,14 +14,14 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from bottleneck_qbo.settings import Settings
+from sinks.qbo.auth import InMemoryTokenStore
+from sinks.qbo.client import QboClient
 from streams.deadletter import DeadLetter
 from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory
 from streams.inbound.flow import InboundFlow, RecordMeta
 from streams.inbound.receiver import handle_webhook
-from bottleneck_qbo.settings import Settings
-from sinks.qbo.auth import InMemoryTokenStore
-from sinks.qbo.client import QboClient
 from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
 from tests.integration.inbound_support import (  # noqa: F401
     Tenant,
@@ -112,8 +112,13 @@ async def harness(inbound_dsn: str, qbo_sandbox: SandboxServer) -> AsyncIterator
         async with await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as writer_conn:
             api = QboClient.from_settings(settings, InMemoryTokenStore())
             flow = InboundFlow(
-                settings, api, PgDirectory(conn),
-                send_webhook=bus.send_webhook, send_payment=bus.send_payment, send_deadletter=bus.send_deadletter, clock=clock,
+                settings,
+                api,
+                PgDirectory(conn),
+                send_webhook=bus.send_webhook,
+                send_payment=bus.send_payment,
+                send_deadletter=bus.send_deadletter,
+                clock=clock,
             )
             try:
                 yield Harness(flow, bus, clock, writer_conn, settings)
@@ -137,7 +142,9 @@ async def tenant(harness: Harness, qbo_realm: RealmInfo) -> Tenant:
 def _qbo_invoices(api: QboHttp, n: int, amount: int = 100) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cust = api.create("Customer", {"DisplayName": f"Payer {id(api)}"})
     item = api.create("Item", {"Name": "Consulting", "Type": "Service"})
-    invs = [api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, amount, amount)]}) for _ in range(n)]
+    invs = [
+        api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, amount, amount)]}) for _ in range(n)
+    ]
     return cust, invs
 
 
@@ -176,14 +183,21 @@ async def test_cloudevents_bill_payment_makes_a_bill_payments_row(
 ) -> None:
     qbo_sandbox.webhook_config(tenant.realm_id, url=catcher.url, format="cloudevents", verifier_token=VERIFIER)
     vendor = qbo_api.create("Vendor", {"DisplayName": "Supplier"})
-    line = {"Amount": 80, "DetailType": "AccountBasedExpenseLineDetail", "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}}}
+    line = {
+        "Amount": 80,
+        "DetailType": "AccountBasedExpenseLineDetail",
+        "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}},
+    }
     bill = qbo_api.create("Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [line]})
     local_bill = await add_bill(harness.conn, tenant, bill["Id"], "B-1")
     bp = qbo_api.create(
         "BillPayment",
         {
-            "VendorRef": {"value": vendor["Id"]}, "PayType": "CreditCard", "TxnDate": "2026-11-22",
-            "CreditCardPayment": {"CCAccountRef": {"value": ACCOUNTS["checking"]}}, "TotalAmt": Decimal("80.00"),
+            "VendorRef": {"value": vendor["Id"]},
+            "PayType": "CreditCard",
+            "TxnDate": "2026-11-22",
+            "CreditCardPayment": {"CCAccountRef": {"value": ACCOUNTS["checking"]}},
+            "TotalAmt": Decimal("80.00"),
             "Line": [{"Amount": Decimal("80.00"), "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
         },
     )
@@ -241,19 +255,21 @@ async def test_create_webhooks_arriving_after_void_and_delete_converge(
     assert harness.bus.dead == []
 
 
-async def test_void_and_delete_of_recorded_payments(
-    harness: Harness, tenant: Tenant, qbo_api: QboHttp, catcher: WebhookCatcher
-) -> None:
+async def test_void_and_delete_of_recorded_payments(harness: Harness, tenant: Tenant, qbo_api: QboHttp, catcher: WebhookCatcher) -> None:
     cust, (inv1, inv2) = _qbo_invoices(qbo_api, 2)
     await add_invoice(harness.conn, tenant, inv1["Id"], "INV-W1")
     await add_invoice(harness.conn, tenant, inv2["Id"], "INV-W2")
     p1 = _pay(qbo_api, cust, [(inv1["Id"], "10.00"), (inv2["Id"], "5.00")])
     p2 = _pay(qbo_api, cust, [(inv1["Id"], "20.00")])
-    for headers, body in catcher.wait_for(lambda c: mentions("Payment", p1["Id"], "Create")(c) and mentions("Payment", p2["Id"], "Create")(c)):
+    for headers, body in catcher.wait_for(
+        lambda c: mentions("Payment", p1["Id"], "Create")(c) and mentions("Payment", p2["Id"], "Create")(c)
+    ):
         await harness.receive(headers, body)
     await harness.drain()
     assert [(r[1], r[2], r[-1]) for r in await payment_rows(harness.conn, tenant)] == [
-        (p1["Id"], Decimal("10.00"), False), (p1["Id"], Decimal("5.00"), False), (p2["Id"], Decimal("20.00"), False)
+        (p1["Id"], Decimal("10.00"), False),
+        (p1["Id"], Decimal("5.00"), False),
+        (p2["Id"], Decimal("20.00"), False),
     ]
     seen = len(catcher.calls)
     qbo_api.ok(qbo_api.post("/payment", {"Id": p1["Id"], "SyncToken": p1["SyncToken"]}, operation="void"))
@@ -263,7 +279,9 @@ async def test_void_and_delete_of_recorded_payments(
         await harness.receive(headers, body)
     await harness.drain()
     assert [(r[1], r[2], r[-1]) for r in await payment_rows(harness.conn, tenant)] == [
-        (p1["Id"], Decimal("10.00"), True), (p1["Id"], Decimal("5.00"), True), (p2["Id"], Decimal("20.00"), True)
+        (p1["Id"], Decimal("10.00"), True),
+        (p1["Id"], Decimal("5.00"), True),
+        (p2["Id"], Decimal("20.00"), True),
     ]
 
 

@@ -24,14 +24,14 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 import pytest
+from faust.types import TP
 from kafka import KafkaAdminClient
 
 from bottleneck_qbo.settings import Settings
 from infra.stack import StackStatus
-from streams.topics import TopicSpec, ensure_topics
-from faust.types import TP
 from sinks.qbo.webhook_signature import sign_intuit_payload
 from streams.agents.inbound import owned_realms
+from streams.topics import TopicSpec, ensure_topics
 from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, free_port, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
 from tests.fixtures.stack import ConsumerFactory, consume
 
@@ -77,29 +77,38 @@ def inbound_worker(stack: StackStatus, qbo_sandbox: SandboxServer, tmp_path_fact
         "BQ_PAYMENTS_TOPIC": f"inbt{uid}.payments",
         "BQ_DEADLETTER_TOPIC": f"inbt{uid}.deadletter",
     }
-    env = dict(os.environ) | topics | {
-        "BQ_WORKER_ID": f"inbound-test-{uid}",
-        "BQ_TOPIC_PREFIX": f"inbt{uid}",  # no Debezium topics: the outbound agents stay idle
-        "BQ_RUN_DIR": str(run_dir),
-        "BQ_WORKER_WEB_PORT": str(port),
-        "BQ_QBO_BASE_URL": qbo_sandbox.base_url,
-        "BQ_QBO_TOKEN_URL": qbo_sandbox.token_url,
-        "BQ_QBO_ACCESS_TOKEN": qbo_sandbox.access_token or "",
-        "BQ_WEBHOOK_VERIFIER_TOKEN": VERIFIER,
-        "BQ_CDC_POLL_INTERVAL_S": "2",
-        "BQ_RETRY_BASE_DELAY_S": "0.2",
-        "BQ_RETRY_MAX_DELAY_S": "0.5",
-        "BQ_RETRY_MAX_ATTEMPTS": "3",
-        "PYTHONUNBUFFERED": "1",
-    }
-    settings = Settings(_env_file=None, **{k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_") and k[3:].lower() in Settings.model_fields})
+    env = (
+        dict(os.environ)
+        | topics
+        | {
+            "BQ_WORKER_ID": f"inbound-test-{uid}",
+            "BQ_TOPIC_PREFIX": f"inbt{uid}",  # no Debezium topics: the outbound agents stay idle
+            "BQ_RUN_DIR": str(run_dir),
+            "BQ_WORKER_WEB_PORT": str(port),
+            "BQ_QBO_BASE_URL": qbo_sandbox.base_url,
+            "BQ_QBO_TOKEN_URL": qbo_sandbox.token_url,
+            "BQ_QBO_ACCESS_TOKEN": qbo_sandbox.access_token or "",
+            "BQ_WEBHOOK_VERIFIER_TOKEN": VERIFIER,
+            "BQ_CDC_POLL_INTERVAL_S": "2",
+            "BQ_RETRY_BASE_DELAY_S": "0.2",
+            "BQ_RETRY_MAX_DELAY_S": "0.5",
+            "BQ_RETRY_MAX_ATTEMPTS": "3",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    settings = Settings(
+        _env_file=None, **{k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_") and k[3:].lower() in Settings.model_fields}
+    )
     specs = [TopicSpec(name, settings.topic_partitions) for name in topics.values()]
     ensure_topics(settings, specs)
     log_file = run_dir / "worker.log"
     with log_file.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bottleneck_qbo", "worker", "--loglevel", "info"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bottleneck_qbo", "worker", "--loglevel", "info"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     worker = RunningWorker(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/webhooks/qbo", topics, log_file, settings)
     try:
+
         def health() -> dict[str, Any]:
             if proc.poll() is not None:
                 raise AssertionError(f"worker exited with {proc.returncode}\n{worker.log_tail()}")
@@ -140,7 +149,9 @@ class Tenant:
 @pytest.fixture
 def tenant(conn: psycopg.Connection, qbo_realm: RealmInfo, qbo_sandbox: SandboxServer, inbound_worker: RunningWorker) -> Tenant:
     """A Bottleneck company connected to a fresh sandbox realm whose webhooks go to the worker."""
-    company = conn.execute("insert into companies (name, qbo_realm_id) values (%s, %s) returning id", (f"Worker {qbo_realm.realm_id}", qbo_realm.realm_id)).fetchone()[0]
+    company = conn.execute(
+        "insert into companies (name, qbo_realm_id) values (%s, %s) returning id", (f"Worker {qbo_realm.realm_id}", qbo_realm.realm_id)
+    ).fetchone()[0]
     customer = conn.execute("insert into customers (company_id, name) values (%s, 'Payer') returning id", (company,)).fetchone()[0]
     qbo_sandbox.webhook_config(qbo_realm.realm_id, url=inbound_worker.webhook_url, format="legacy", verifier_token=VERIFIER)
     return Tenant(company, qbo_realm.realm_id, customer)
@@ -172,12 +183,17 @@ def _rows(conn: psycopg.Connection, t: Tenant) -> list[tuple]:
 def _qbo_invoices(api: QboHttp, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cust = api.create("Customer", {"DisplayName": f"Payer {uuid.uuid4().hex[:6]}"})
     item = api.create("Item", {"Name": "Consulting", "Type": "Service"})
-    return cust, [api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 100, 100)]}) for _ in range(n)]
+    return cust, [
+        api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 100, 100)]}) for _ in range(n)
+    ]
 
 
 def _pay(api: QboHttp, cust: dict[str, Any], parts: list[tuple[str, str]]) -> dict[str, Any]:
     lines = [{"Amount": Decimal(a), "LinkedTxn": [{"TxnId": i, "TxnType": "Invoice"}]} for i, a in parts]
-    return api.create("Payment", {"CustomerRef": {"value": cust["Id"]}, "TxnDate": "2026-11-25", "TotalAmt": sum(Decimal(a) for _, a in parts), "Line": lines})
+    return api.create(
+        "Payment",
+        {"CustomerRef": {"value": cust["Id"]}, "TxnDate": "2026-11-25", "TotalAmt": sum(Decimal(a) for _, a in parts), "Line": lines},
+    )
 
 
 def test_sandbox_payment_on_two_invoices_lands_as_two_rows(
@@ -207,7 +223,16 @@ def test_receiver_answers_401_413_400_and_writes_nothing_for_bad_posts(
     cust, (inv,) = _qbo_invoices(qbo_api, 1)
     _invoice(conn, tenant, inv["Id"], "W-F")
     qbo_sandbox_body = json.dumps(
-        {"eventNotifications": [{"realmId": tenant.realm_id, "dataChangeEvent": {"entities": [{"name": "Payment", "id": "999999", "operation": "Create", "lastUpdated": "2026-11-25T10:00:00-0800"}]}}]}
+        {
+            "eventNotifications": [
+                {
+                    "realmId": tenant.realm_id,
+                    "dataChangeEvent": {
+                        "entities": [{"name": "Payment", "id": "999999", "operation": "Create", "lastUpdated": "2026-11-25T10:00:00-0800"}]
+                    },
+                }
+            ]
+        }
     ).encode()
     consumer = kafka_consumer_factory([inbound_worker.topics["BQ_WEBHOOKS_TOPIC"]], from_beginning=False)
     post = lambda body, headers: httpx.post(inbound_worker.webhook_url, content=body, headers=headers, timeout=10)  # noqa: E731
@@ -224,7 +249,11 @@ def test_receiver_answers_401_413_400_and_writes_nothing_for_bad_posts(
     assert len(records) == 1 and json.loads(records[0].value)["notification"]["entity_id"] == "999999"
     assert records[0].key == tenant.realm_id.encode()
     # Keyed by realm exactly as the CDC poll's ownership rule assumes (one poller per realm).
-    [owner] = [p for p in range(inbound_worker.settings.topic_partitions) if owned_realms([tenant.realm_id], [TP(records[0].topic, p)], records[0].topic, inbound_worker.settings.topic_partitions)]
+    [owner] = [
+        p
+        for p in range(inbound_worker.settings.topic_partitions)
+        if owned_realms([tenant.realm_id], [TP(records[0].topic, p)], records[0].topic, inbound_worker.settings.topic_partitions)
+    ]
     assert records[0].partition == owner
 
 
@@ -235,15 +264,47 @@ def test_same_webhook_three_times_and_cloudevents_give_one_row(
     local = _invoice(conn, tenant, inv["Id"], "W-3")
     pay = _pay(qbo_api, cust, [(inv["Id"], "25.00")])
     wait_until(lambda: _rows(conn, tenant), lambda r: len(r) == 1, "payment row", worker=inbound_worker)
-    legacy = json.dumps({"eventNotifications": [{"realmId": tenant.realm_id, "dataChangeEvent": {"entities": [{"name": "Payment", "id": pay["Id"], "operation": "Create", "lastUpdated": "2026-11-25T10:00:00-0800"}]}}]}).encode()
-    ce = json.dumps([{"specversion": "1.0", "id": str(uuid.uuid4()), "source": "intuit.test", "type": "qbo.payment.updated.v1", "time": "2026-11-25T18:00:01Z", "intuitentityid": pay["Id"], "intuitaccountid": tenant.realm_id, "data": {}}]).encode()
+    legacy = json.dumps(
+        {
+            "eventNotifications": [
+                {
+                    "realmId": tenant.realm_id,
+                    "dataChangeEvent": {
+                        "entities": [{"name": "Payment", "id": pay["Id"], "operation": "Create", "lastUpdated": "2026-11-25T10:00:00-0800"}]
+                    },
+                }
+            ]
+        }
+    ).encode()
+    ce = json.dumps(
+        [
+            {
+                "specversion": "1.0",
+                "id": str(uuid.uuid4()),
+                "source": "intuit.test",
+                "type": "qbo.payment.updated.v1",
+                "time": "2026-11-25T18:00:01Z",
+                "intuitentityid": pay["Id"],
+                "intuitaccountid": tenant.realm_id,
+                "data": {},
+            }
+        ]
+    ).encode()
     for body in (legacy, legacy, legacy, ce):
-        r = httpx.post(inbound_worker.webhook_url, content=body, headers={"intuit-signature": sign_intuit_payload(body, VERIFIER)}, timeout=10)
+        r = httpx.post(
+            inbound_worker.webhook_url, content=body, headers={"intuit-signature": sign_intuit_payload(body, VERIFIER)}, timeout=10
+        )
         assert r.status_code == 200
     # A marker payment sent after the duplicates: once it is in, the duplicates before it have been handled.
     marker = _pay(qbo_api, cust, [(inv["Id"], "1.00")])
     rows = wait_until(lambda: _rows(conn, tenant), lambda r: len(r) == 2, "marker payment row", worker=inbound_worker)
-    assert rows == sorted([(local, pay["Id"], Decimal("25.00"), date(2026, 11, 25), False), (local, marker["Id"], Decimal("1.00"), date(2026, 11, 25), False)], key=lambda r: (r[1], r[0]))
+    assert rows == sorted(
+        [
+            (local, pay["Id"], Decimal("25.00"), date(2026, 11, 25), False),
+            (local, marker["Id"], Decimal("1.00"), date(2026, 11, 25), False),
+        ],
+        key=lambda r: (r[1], r[0]),
+    )
 
 
 def test_lost_webhook_is_recovered_by_the_cdc_poll(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -34,7 +34,7 @@ def _change(t: Tenant, pid: str, docs: dict[int, str], *, status: str = "active"
             PaymentRecord(kind=kind, company_id=t.company_id, document_id=d, qbo_payment_id=pid, amount=Decimal(a), **fields)
             for d, a in docs.items()
         ),
-        changed_at=datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc),
+        changed_at=datetime(2026, 11, 21, 8, 0, tzinfo=UTC),
     )
 
 
@@ -105,8 +105,8 @@ async def test_void_and_delete_set_voided_at_on_every_row_of_the_payment(conn: p
         (t.company_id,),
     )
     assert await cur.fetchall() == [
-        ("301", datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)),
-        ("301", datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)),
+        ("301", datetime(2026, 11, 21, 8, 0, tzinfo=UTC)),
+        ("301", datetime(2026, 11, 21, 8, 0, tzinfo=UTC)),
         ("302", None),  # another payment of the same invoice is not affected
     ]
 

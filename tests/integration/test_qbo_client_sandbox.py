@@ -38,16 +38,32 @@ FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, ra
 
 
 def realm_tokens(realm: RealmInfo) -> TokenSet:
-    return TokenSet(realm_id=realm.realm_id, access_token=SecretStr(realm.access_token),
-                    access_expires_at=datetime.now(UTC) + timedelta(hours=1), refresh_token=SecretStr(realm.refresh_token))
+    return TokenSet(
+        realm_id=realm.realm_id,
+        access_token=SecretStr(realm.access_token),
+        access_expires_at=datetime.now(UTC) + timedelta(hours=1),
+        refresh_token=SecretStr(realm.refresh_token),
+    )
 
 
-def make_client(sandbox: SandboxServer, store: InMemoryTokenStore, *, limits: LimiterConfig | None = None,
-                retry: RetryPolicy = FAST_RETRY, timeout_s: float = 10.0, local_validation: bool = True) -> QboClient:
-    oauth = OAuthClientConfig(token_url=sandbox.token_url, client_id=sandbox.client_id,
-                              client_secret=SecretStr(sandbox.client_secret))
-    return QboClient(base_url=sandbox.base_url, token_manager=TokenManager(store, oauth), timeout_s=timeout_s,
-                     limiters=LimiterRegistry(limits or LimiterConfig()), retry=retry, local_validation=local_validation)
+def make_client(
+    sandbox: SandboxServer,
+    store: InMemoryTokenStore,
+    *,
+    limits: LimiterConfig | None = None,
+    retry: RetryPolicy = FAST_RETRY,
+    timeout_s: float = 10.0,
+    local_validation: bool = True,
+) -> QboClient:
+    oauth = OAuthClientConfig(token_url=sandbox.token_url, client_id=sandbox.client_id, client_secret=SecretStr(sandbox.client_secret))
+    return QboClient(
+        base_url=sandbox.base_url,
+        token_manager=TokenManager(store, oauth),
+        timeout_s=timeout_s,
+        limiters=LimiterRegistry(limits or LimiterConfig()),
+        retry=retry,
+        local_validation=local_validation,
+    )
 
 
 @pytest.fixture
@@ -57,8 +73,7 @@ async def client(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> AsyncItera
 
 
 async def _item(client: QboClient, realm: str, name: str = "Widget") -> dict[str, Any]:
-    return await client.create(realm, "Item", {"Name": name, "Type": "Service", "UnitPrice": Decimal("10.00")},
-                               request_id=f"item-{name}")
+    return await client.create(realm, "Item", {"Name": name, "Type": "Service", "UnitPrice": Decimal("10.00")}, request_id=f"item-{name}")
 
 
 # --- QBO's rules as typed errors ---------------------------------------------------------------------
@@ -69,9 +84,12 @@ async def test_create_read_sparse_update_and_decimal_money(client: QboClient, qb
     cust = await client.create(realm, "Customer", {"DisplayName": "Acme Tools"}, request_id="c-1")
     assert cust["Id"] and cust["SyncToken"] == "0" and cust["DisplayName"] == "Acme Tools"
     item = await _item(client, realm)
-    inv = await client.create(realm, "Invoice", {"CustomerRef": {"value": cust["Id"]},
-                              "Line": [sales_line(item["Id"], Decimal("3"), Decimal("0.10"), Decimal("0.30"))]},
-                              request_id="inv-1")
+    inv = await client.create(
+        realm,
+        "Invoice",
+        {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], Decimal("3"), Decimal("0.10"), Decimal("0.30"))]},
+        request_id="inv-1",
+    )
     assert inv["TotalAmt"] == Decimal("0.30") and isinstance(inv["TotalAmt"], Decimal)
     updated = await client.update(realm, "Customer", {"Id": cust["Id"], "SyncToken": cust["SyncToken"], "Notes": "vip"})
     assert updated["Notes"] == "vip" and updated["DisplayName"] == "Acme Tools"  # sparse: name kept
@@ -104,8 +122,9 @@ async def test_2010_unknown_property(client: QboClient, qbo_realm: RealmInfo) ->
 async def test_2020_required_field_missing(client: QboClient, qbo_realm: RealmInfo) -> None:
     item = await _item(client, qbo_realm.realm_id)
     with pytest.raises(QboValidationError) as exc:
-        await client.create(qbo_realm.realm_id, "Invoice",
-                            {"Line": [sales_line(item["Id"], Decimal(1), Decimal(10), Decimal(10))]}, request_id="r-1")
+        await client.create(
+            qbo_realm.realm_id, "Invoice", {"Line": [sales_line(item["Id"], Decimal(1), Decimal(10), Decimal(10))]}, request_id="r-1"
+        )
     assert exc.value.codes == ["2020"] and "CustomerRef" in exc.value.message
 
 
@@ -114,8 +133,12 @@ async def test_6070_amount_is_not_qty_times_price(client: QboClient, qbo_realm: 
     cust = await client.create(realm, "Customer", {"DisplayName": "Amt"}, request_id="a-1")
     item = await _item(client, realm)
     with pytest.raises(QboValidationError) as exc:
-        await client.create(realm, "Invoice", {"CustomerRef": {"value": cust["Id"]},
-                            "Line": [sales_line(item["Id"], Decimal(3), Decimal(10), Decimal(31))]}, request_id="a-2")
+        await client.create(
+            realm,
+            "Invoice",
+            {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], Decimal(3), Decimal(10), Decimal(31))]},
+            request_id="a-2",
+        )
     assert exc.value.codes == ["6070"]
 
 
@@ -126,8 +149,12 @@ async def test_610_not_found_and_2500_invalid_reference(client: QboClient, qbo_r
     assert missing.value.codes == ["610"]
     item = await _item(client, realm)
     with pytest.raises(QboValidationError) as bad_ref:
-        await client.create(realm, "Invoice", {"CustomerRef": {"value": "999999"},
-                            "Line": [sales_line(item["Id"], Decimal(1), Decimal(10), Decimal(10))]}, request_id="ref-1")
+        await client.create(
+            realm,
+            "Invoice",
+            {"CustomerRef": {"value": "999999"}, "Line": [sales_line(item["Id"], Decimal(1), Decimal(10), Decimal(10))]},
+            request_id="ref-1",
+        )
     assert bad_ref.value.codes == ["2500"] and bad_ref.value.faults[0].element == "CustomerRef"
     assert type(bad_ref.value) is QboValidationError  # terminal until the reference exists
 
@@ -172,12 +199,15 @@ async def test_query_pages_across_several_pages(client: QboClient, qbo_sandbox: 
 async def test_batch_with_per_item_faults(client: QboClient, qbo_realm: RealmInfo) -> None:
     realm = qbo_realm.realm_id
     taken = await client.create(realm, "Customer", {"DisplayName": "Taken"}, request_id="b-0")
-    answers = await client.batch(realm, [
-        {"bId": "b1", "operation": "create", "Customer": {"DisplayName": "Fresh"}},
-        {"bId": "b2", "operation": "create", "Vendor": {"DisplayName": "Taken"}},
-        {"bId": "b3", "operation": "update", "Customer": {"Id": taken["Id"], "SyncToken": "7", "sparse": True, "Notes": "x"}},
-        {"bId": "b4", "Query": "select * from Customer where DisplayName = 'Taken'"},
-    ])
+    answers = await client.batch(
+        realm,
+        [
+            {"bId": "b1", "operation": "create", "Customer": {"DisplayName": "Fresh"}},
+            {"bId": "b2", "operation": "create", "Vendor": {"DisplayName": "Taken"}},
+            {"bId": "b3", "operation": "update", "Customer": {"Id": taken["Id"], "SyncToken": "7", "sparse": True, "Notes": "x"}},
+            {"bId": "b4", "Query": "select * from Customer where DisplayName = 'Taken'"},
+        ],
+    )
     assert [a["bId"] for a in answers] == ["b1", "b2", "b3", "b4"]
     assert answers[0]["Customer"]["DisplayName"] == "Fresh" and batch_item_error(answers[0]) is None
     assert isinstance(batch_item_error(answers[1]), QboDuplicateName)
@@ -190,8 +220,12 @@ async def test_cdc_returns_changes_and_deletions(client: QboClient, qbo_realm: R
     since = datetime.now(UTC) - timedelta(minutes=5)
     cust = await client.create(realm, "Customer", {"DisplayName": "Cdc"}, request_id="cdc-1")
     item = await _item(client, realm)
-    inv = await client.create(realm, "Invoice", {"CustomerRef": {"value": cust["Id"]},
-                              "Line": [sales_line(item["Id"], Decimal(1), Decimal(10), Decimal(10))]}, request_id="cdc-2")
+    inv = await client.create(
+        realm,
+        "Invoice",
+        {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], Decimal(1), Decimal(10), Decimal(10))]},
+        request_id="cdc-2",
+    )
     await client.delete(realm, "Invoice", inv["Id"], inv["SyncToken"])
     changes = await client.cdc(realm, ["Customer", "Invoice", "Payment"], since)
     assert [c["Id"] for c in changes["Customer"]] == [cust["Id"]]
@@ -202,9 +236,7 @@ async def test_cdc_returns_changes_and_deletions(client: QboClient, qbo_realm: R
 # --- OAuth -----------------------------------------------------------------------------------------
 
 
-async def test_refresh_on_401_rotates_and_persists_and_old_refresh_token_is_dead(
-    qbo_sandbox: SandboxServer, qbo_realm: RealmInfo
-) -> None:
+async def test_refresh_on_401_rotates_and_persists_and_old_refresh_token_is_dead(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> None:
     realm = qbo_realm.realm_id
     store = InMemoryTokenStore(realm_tokens(qbo_realm))
     async with make_client(qbo_sandbox, store) as client:
@@ -227,8 +259,12 @@ async def test_refresh_on_401_rotates_and_persists_and_old_refresh_token_is_dead
 
 
 async def test_client_from_settings_with_static_token(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> None:
-    settings = Settings(qbo_base_url=qbo_sandbox.base_url, qbo_token_url=qbo_sandbox.token_url,
-                        qbo_access_token=SecretStr(qbo_sandbox.access_token or ""), qbo_retry_base_delay_s=0.01)
+    settings = Settings(
+        qbo_base_url=qbo_sandbox.base_url,
+        qbo_token_url=qbo_sandbox.token_url,
+        qbo_access_token=SecretStr(qbo_sandbox.access_token or ""),
+        qbo_retry_base_delay_s=0.01,
+    )
     async with QboClient.from_settings(settings, InMemoryTokenStore()) as client:
         got = await client.create(qbo_realm.realm_id, "Customer", {"DisplayName": "Static"}, request_id="st-1")
     assert got["DisplayName"] == "Static"
@@ -245,8 +281,7 @@ async def test_client_within_the_limits_never_gets_a_429(qbo_sandbox: SandboxSer
     qbo_sandbox.set_faults(realm, latency_ms=30)
     limits = LimiterConfig(requests_per_window=8, max_concurrency=2, window_s=60.0)
     async with make_client(qbo_sandbox, InMemoryTokenStore(realm_tokens(qbo_realm)), limits=limits) as client:
-        await asyncio.gather(*(client.create(realm, "Customer", {"DisplayName": f"L{i}"}, request_id=f"l-{i}")
-                               for i in range(12)))
+        await asyncio.gather(*(client.create(realm, "Customer", {"DisplayName": f"L{i}"}, request_id=f"l-{i}") for i in range(12)))
     stats = qbo_sandbox.stats(realm)
     assert stats["throttled"] == 0
     assert stats["requests"]["POST"]["customer"] == {"200": 12}
@@ -258,8 +293,9 @@ async def test_429s_are_absorbed_and_all_requests_finish(qbo_sandbox: SandboxSer
     qbo_sandbox.set_limits(realm, concurrent=2)
     qbo_sandbox.set_faults(realm, latency_ms=40, throttle_next=3)
     async with make_client(qbo_sandbox, InMemoryTokenStore(realm_tokens(qbo_realm))) as client:
-        results = await asyncio.gather(*(client.create(realm, "Customer", {"DisplayName": f"T{i}"}, request_id=f"t-{i}")
-                                         for i in range(15)))
+        results = await asyncio.gather(
+            *(client.create(realm, "Customer", {"DisplayName": f"T{i}"}, request_id=f"t-{i}") for i in range(15))
+        )
         assert client.stats.rate_limited[realm] >= 3
     assert len({r["Id"] for r in results}) == 15
     stats = qbo_sandbox.stats(realm)
@@ -288,8 +324,9 @@ async def test_fault_injection_converges(qbo_sandbox: SandboxServer, qbo_realm: 
     qbo_sandbox.set_faults(realm, error_rate=0.25, timeout_rate=0.1, lose_response_rate=0.15, hang_s=2, seed=7)
     retry = RetryPolicy(max_attempts=12, base_delay_s=0.01, max_delay_s=0.05, rate_limit_wait_s=0.05)
     async with make_client(qbo_sandbox, InMemoryTokenStore(realm_tokens(qbo_realm)), retry=retry, timeout_s=0.5) as client:
-        created = await asyncio.gather(*(client.create(realm, "Customer", {"DisplayName": f"F{i}"}, request_id=f"f-{i}")
-                                         for i in range(20)))
+        created = await asyncio.gather(
+            *(client.create(realm, "Customer", {"DisplayName": f"F{i}"}, request_id=f"f-{i}") for i in range(20))
+        )
         assert client.stats.retries[realm] > 0
         qbo_sandbox.clear_faults(realm)
         rows = await client.query(realm, "select * from Customer where DisplayName like 'F%'")

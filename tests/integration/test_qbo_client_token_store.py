@@ -24,14 +24,18 @@ async def test_tokens_round_trip_and_rotation_upserts(pg_dsn: str) -> None:
     await store.ensure_schema()  # idempotent
     assert await store.get("r1") is None
     now = datetime.now(UTC).replace(microsecond=0)
-    first = TokenSet(realm_id="r1", access_token=SecretStr("AT-1"), access_expires_at=now + timedelta(hours=1),
-                     refresh_token=SecretStr("RT-1"), refresh_expires_at=now + timedelta(days=100))
+    first = TokenSet(
+        realm_id="r1",
+        access_token=SecretStr("AT-1"),
+        access_expires_at=now + timedelta(hours=1),
+        refresh_token=SecretStr("RT-1"),
+        refresh_expires_at=now + timedelta(days=100),
+    )
     await store.save(first)
     got = await store.get("r1")
     assert got is not None and got.refresh_token.get_secret_value() == "RT-1"
     assert got.access_expires_at == first.access_expires_at
-    rotated = first.model_copy(update={"access_token": SecretStr("AT-2"), "refresh_token": SecretStr("RT-2"),
-                                       "refresh_expires_at": None})
+    rotated = first.model_copy(update={"access_token": SecretStr("AT-2"), "refresh_token": SecretStr("RT-2"), "refresh_expires_at": None})
     await store.save(rotated)
     got = await store.get("r1")
     assert got is not None and got.refresh_token.get_secret_value() == "RT-2"

@@ -64,13 +64,26 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def customer(id_: str = "1", token: str = "0") -> dict[str, Any]:
-    return {"Customer": {"Id": id_, "SyncToken": token, "DisplayName": "Acme", "domain": "QBO", "sparse": False},
-            "time": "2026-01-01T00:00:00.000-07:00"}
+    return {
+        "Customer": {"Id": id_, "SyncToken": token, "DisplayName": "Acme", "domain": "QBO", "sparse": False},
+        "time": "2026-01-01T00:00:00.000-07:00",
+    }
 
 
-LOWER_401 = {"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                                   "detail": "Token expired", "code": "3200", "element": None}],
-                        "type": "AUTHENTICATION"}, "time": 1}
+LOWER_401 = {
+    "fault": {
+        "error": [
+            {
+                "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                "detail": "Token expired",
+                "code": "3200",
+                "element": None,
+            }
+        ],
+        "type": "AUTHENTICATION",
+    },
+    "time": 1,
+}
 XML_429 = (
     '<?xml version="1.0" encoding="UTF-8"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3">'
     '<Fault type="SERVICE"><Error code="3001"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429'
@@ -84,8 +97,7 @@ async def qbo() -> AsyncIterator[ScriptedQbo]:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        state.seen.append(Seen(request.method, request.path, dict(request.query),
-                               request.headers.get("Authorization", ""), body))
+        state.seen.append(Seen(request.method, request.path, dict(request.query), request.headers.get("Authorization", ""), body))
         if request.path == "/oauth2/v1/tokens/bearer":
             form = dict(await request.post())
             form["_auth"] = request.headers.get("Authorization", "")
@@ -108,16 +120,28 @@ async def qbo() -> AsyncIterator[ScriptedQbo]:
 
 
 def tokens(access: str = "AT-1", refresh: str = "RT-1", valid_for: timedelta = timedelta(hours=1)) -> TokenSet:
-    return TokenSet(realm_id=REALM, access_token=SecretStr(access), access_expires_at=datetime.now(UTC) + valid_for,
-                    refresh_token=SecretStr(refresh), refresh_expires_at=datetime.now(UTC) + timedelta(days=100))
+    return TokenSet(
+        realm_id=REALM,
+        access_token=SecretStr(access),
+        access_expires_at=datetime.now(UTC) + valid_for,
+        refresh_token=SecretStr(refresh),
+        refresh_expires_at=datetime.now(UTC) + timedelta(days=100),
+    )
 
 
-def make_client(qbo: ScriptedQbo, store: InMemoryTokenStore, *, timeout_s: float = 5.0,
-                retry: RetryPolicy | None = None, limits: LimiterConfig | None = None) -> QboClient:
-    oauth = OAuthClientConfig(token_url=f"{qbo.url}/oauth2/v1/tokens/bearer", client_id="cid",
-                              client_secret=SecretStr("csecret"))
+def make_client(
+    qbo: ScriptedQbo,
+    store: InMemoryTokenStore,
+    *,
+    timeout_s: float = 5.0,
+    retry: RetryPolicy | None = None,
+    limits: LimiterConfig | None = None,
+) -> QboClient:
+    oauth = OAuthClientConfig(token_url=f"{qbo.url}/oauth2/v1/tokens/bearer", client_id="cid", client_secret=SecretStr("csecret"))
     return QboClient(
-        base_url=qbo.url, token_manager=TokenManager(store, oauth), timeout_s=timeout_s,
+        base_url=qbo.url,
+        token_manager=TokenManager(store, oauth),
+        timeout_s=timeout_s,
         limiters=LimiterRegistry(limits or LimiterConfig()),
         retry=retry or RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, rate_limit_wait_s=0.05),
     )
@@ -133,8 +157,15 @@ def rotating_token_endpoint(qbo: ScriptedQbo, store: InMemoryTokenStore) -> None
             return _json({"error": "invalid_grant"}, status=400)
         current["n"] += 1
         current["refresh"] = f"RT-{current['n']}"
-        return _json({"access_token": f"AT-{current['n']}", "refresh_token": current["refresh"], "expires_in": 3600,
-                      "x_refresh_token_expires_in": 8726400, "token_type": "bearer"})
+        return _json(
+            {
+                "access_token": f"AT-{current['n']}",
+                "refresh_token": current["refresh"],
+                "expires_in": 3600,
+                "x_refresh_token_expires_in": 8726400,
+                "token_type": "bearer",
+            }
+        )
 
     qbo.token = token
 
@@ -251,8 +282,13 @@ async def test_retry_after_header_sets_the_pause(qbo: ScriptedQbo) -> None:
 
 async def test_http_200_with_fault_is_an_error(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
-    fault = {"Fault": {"Error": [{"Message": "Duplicate Name Exists Error", "Detail": "name in use", "code": "6240",
-                                  "element": ""}], "type": "ValidationFault"}, "time": "x"}
+    fault = {
+        "Fault": {
+            "Error": [{"Message": "Duplicate Name Exists Error", "Detail": "name in use", "code": "6240", "element": ""}],
+            "type": "ValidationFault",
+        },
+        "time": "x",
+    }
     qbo.api = lambda request, body: asyncio.sleep(0, _json(fault, status=200))
     async with make_client(qbo, store) as client:
         with pytest.raises(QboDuplicateName) as exc:
@@ -315,8 +351,19 @@ async def test_tokens_never_reach_error_text(qbo: ScriptedQbo) -> None:
 
     async def api(request: web.Request, body: bytes) -> web.Response:
         echo = request.headers["Authorization"]
-        fault = {"Fault": {"Error": [{"Message": f"bad header {echo}", "Detail": f"token={echo.split()[1]} eyJhbGciOiJIUzI1.eyJzdWIiOiIx.sig",
-                                      "code": "2010", "element": ""}], "type": "ValidationFault"}}
+        fault = {
+            "Fault": {
+                "Error": [
+                    {
+                        "Message": f"bad header {echo}",
+                        "Detail": f"token={echo.split()[1]} eyJhbGciOiJIUzI1.eyJzdWIiOiIx.sig",
+                        "code": "2010",
+                        "element": "",
+                    }
+                ],
+                "type": "ValidationFault",
+            }
+        }
         return _json(fault, status=400)
 
     qbo.api = api
@@ -338,8 +385,16 @@ async def test_wire_format_decimal_minorversion_and_headers(qbo: ScriptedQbo) ->
         )
 
     qbo.api = api
-    body = {"CustomerRef": {"value": "1"}, "Line": [{"Amount": Decimal("12345678901234.10"), "DetailType": "SalesItemLineDetail",
-            "SalesItemLineDetail": {"ItemRef": {"value": "3"}, "Qty": Decimal("1"), "UnitPrice": Decimal("12345678901234.10")}}]}
+    body = {
+        "CustomerRef": {"value": "1"},
+        "Line": [
+            {
+                "Amount": Decimal("12345678901234.10"),
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": "3"}, "Qty": Decimal("1"), "UnitPrice": Decimal("12345678901234.10")},
+            }
+        ],
+    }
     async with make_client(qbo, store) as client:
         got = await client.create(REALM, "Invoice", body, request_id="inv-1")
     assert got["TotalAmt"] == Decimal("12345678901234.10") and isinstance(got["Line"][0]["Amount"], Decimal)
@@ -371,8 +426,15 @@ async def test_batch_splits_over_30_and_keeps_per_item_faults(qbo: ScriptedQbo) 
         out = []
         for item in items:
             if item["bId"] == "b5":
-                out.append({"bId": "b5", "Fault": {"Error": [{"Message": "Stale Object Error", "Detail": "d", "code": "5010",
-                                                               "element": ""}], "type": "ValidationFault"}})
+                out.append(
+                    {
+                        "bId": "b5",
+                        "Fault": {
+                            "Error": [{"Message": "Stale Object Error", "Detail": "d", "code": "5010", "element": ""}],
+                            "type": "ValidationFault",
+                        },
+                    }
+                )
             else:
                 out.append({"bId": item["bId"], "Customer": {"Id": item["bId"][1:], "DisplayName": item["Customer"]["DisplayName"]}})
         return _json({"BatchItemResponse": out, "time": "t"})
@@ -403,8 +465,7 @@ async def test_query_pages_until_a_short_page(qbo: ScriptedQbo) -> None:
         q = request.query["query"]
         start, size = map(int, re.search(r"STARTPOSITION (\d+) MAXRESULTS (\d+)", q).groups())  # type: ignore[union-attr]
         rows = [{"Id": str(i)} for i in range(start, min(start + size, total + 1))]
-        return _json({"QueryResponse": {"Customer": rows, "startPosition": start, "maxResults": len(rows)} if rows else {},
-                      "time": "t"})
+        return _json({"QueryResponse": {"Customer": rows, "startPosition": start, "maxResults": len(rows)} if rows else {}, "time": "t"})
 
     qbo.api = api
     async with make_client(qbo, store) as client:
@@ -418,10 +479,17 @@ async def test_query_pages_until_a_short_page(qbo: ScriptedQbo) -> None:
 
 async def test_cdc_groups_objects_by_entity(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
-    payload = {"CDCResponse": [{"QueryResponse": [
-        {"Payment": [{"Id": "5", "TotalAmt": 10.5}], "startPosition": 1, "maxResults": 1},
-        {"Invoice": [{"Id": "9", "status": "Deleted", "domain": "QBO"}], "startPosition": 1, "maxResults": 1},
-    ]}], "time": "t"}
+    payload = {
+        "CDCResponse": [
+            {
+                "QueryResponse": [
+                    {"Payment": [{"Id": "5", "TotalAmt": 10.5}], "startPosition": 1, "maxResults": 1},
+                    {"Invoice": [{"Id": "9", "status": "Deleted", "domain": "QBO"}], "startPosition": 1, "maxResults": 1},
+                ]
+            }
+        ],
+        "time": "t",
+    }
     qbo.api = lambda request, body: asyncio.sleep(0, _json(payload))
     async with make_client(qbo, store) as client:
         got = await client.cdc(REALM, ["Payment", "Invoice", "BillPayment"], datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))

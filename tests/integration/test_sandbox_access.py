@@ -31,11 +31,13 @@ def test_refresh_rotates_and_superseded_token_is_invalid_grant(qbo_sandbox: Sand
     # client_secret_post works too, with the rotated token.
     assert _refresh(qbo_sandbox, tokens["refresh_token"], basic=False).status_code == 200
     api = qbo_realm.client(tokens["access_token"])
-    assert api.get(f"/customer/1").status_code == 400  # authenticated (610), not 401
+    assert api.get("/customer/1").status_code == 400  # authenticated (610), not 401
 
 
 def test_bad_client_credentials(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> None:
-    resp = httpx.post(qbo_sandbox.token_url, data={"grant_type": "refresh_token", "refresh_token": qbo_realm.refresh_token}, auth=("x", "y"))
+    resp = httpx.post(
+        qbo_sandbox.token_url, data={"grant_type": "refresh_token", "refresh_token": qbo_realm.refresh_token}, auth=("x", "y")
+    )
     assert resp.status_code == 401 and resp.json() == {"error": "invalid_client"}
 
 
@@ -48,7 +50,9 @@ def test_authorization_code_grant_is_single_use(qbo_sandbox: SandboxServer, qbo_
     assert again.status_code == 400 and again.json() == {"error": "invalid_grant"}
     # Connecting a company the sandbox has not seen creates it, as a user picking a company would.
     minted = qbo_sandbox.control.post("/__sandbox/oauth/codes", json={"realm": "77001"}).json()
-    tokens = httpx.post(qbo_sandbox.token_url, data={**data, "code": minted["code"]}, auth=(qbo_sandbox.client_id, qbo_sandbox.client_secret)).json()
+    tokens = httpx.post(
+        qbo_sandbox.token_url, data={**data, "code": minted["code"]}, auth=(qbo_sandbox.client_id, qbo_sandbox.client_secret)
+    ).json()
     new_realm = RealmInfo(minted["realm_id"], tokens["access_token"], tokens["refresh_token"], qbo_sandbox.base_url).client()
     assert minted["realm_id"] == "77001" and new_realm.query("select count(*) from Account") == {"totalCount": 9}
 

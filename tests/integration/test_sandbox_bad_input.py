@@ -10,7 +10,19 @@ from tests.fixtures.sandbox import QboHttp, qbo_api, qbo_realm, qbo_sandbox  # n
 
 pytestmark = pytest.mark.integration
 
-ENTITIES = ["Customer", "Vendor", "Item", "Account", "Estimate", "Invoice", "PurchaseOrder", "Bill", "Payment", "BillPayment", "InventoryAdjustment"]
+ENTITIES = [
+    "Customer",
+    "Vendor",
+    "Item",
+    "Account",
+    "Estimate",
+    "Invoice",
+    "PurchaseOrder",
+    "Bill",
+    "Payment",
+    "BillPayment",
+    "InventoryAdjustment",
+]
 
 BAD_BODIES: list[Any] = [
     [],

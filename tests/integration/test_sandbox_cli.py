@@ -17,8 +17,22 @@ pytestmark = pytest.mark.integration
 
 def test_cli_serves_api_with_static_token_and_seeded_realm(tmp_path: Path) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "bottleneck_qbo", "sandbox", "--port", str(port), "--access-token", "tok-5f3a9c", "--realm", "4620816365",
-            "--sqlite", str(tmp_path / "s.sqlite"), "--webhook-format", "cloudevents"]
+    argv = [
+        sys.executable,
+        "-m",
+        "bottleneck_qbo",
+        "sandbox",
+        "--port",
+        str(port),
+        "--access-token",
+        "tok-5f3a9c",
+        "--realm",
+        "4620816365",
+        "--sqlite",
+        str(tmp_path / "s.sqlite"),
+        "--webhook-format",
+        "cloudevents",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -44,8 +44,12 @@ def test_numbers_are_exact_decimals_and_money_has_two_places(qbo_api: QboHttp) -
     item = qbo_api.create("Item", {"Name": "Precise", "Type": "Service", "UnitPrice": Decimal("0.125")})
     assert item["UnitPrice"] == Decimal("0.125")
     cust = _customer(qbo_api)
-    inv = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], Decimal("3"), Decimal("0.125"), Decimal("0.38"))]})
-    raw = qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, Decimal("0.125"), Decimal("0.13"))]}).text
+    inv = qbo_api.create(
+        "Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], Decimal("3"), Decimal("0.125"), Decimal("0.38"))]}
+    )
+    raw = qbo_api.post(
+        "/invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, Decimal("0.125"), Decimal("0.13"))]}
+    ).text
     assert '"TotalAmt":0.13' in raw
     assert inv["TotalAmt"] == Decimal("0.38") and inv["Balance"] == Decimal("0.38")
     # QBO appends a SubTotalLine to sales documents.
@@ -143,7 +147,9 @@ def test_inventory_item_requirements(qbo_api: QboHttp) -> None:
 
 
 def test_invalid_references_are_2500(qbo_api: QboHttp) -> None:
-    err = qbo_api.fault(qbo_api.post("/invoice", {"CustomerRef": {"value": "424242"}, "Line": [{"Amount": 1, "DetailType": "DescriptionOnly"}]}))
+    err = qbo_api.fault(
+        qbo_api.post("/invoice", {"CustomerRef": {"value": "424242"}, "Line": [{"Amount": 1, "DetailType": "DescriptionOnly"}]})
+    )
     assert err["code"] == "2500" and err["element"] == "CustomerRef"
     cust = _customer(qbo_api)
     item = qbo_api.create("Item", {"Name": "Old", "Type": "Service"})
@@ -162,16 +168,29 @@ def test_required_fields_docnumber_and_amount_rules(qbo_api: QboHttp) -> None:
     assert err["code"] == "2020" and "Line" in err["Detail"]
     err = qbo_api.fault(qbo_api.post("/invoice", {"Line": [sales_line(item["Id"], 1, 1, 1)]}))
     assert err["code"] == "2020" and err["element"] == "CustomerRef"
-    err = qbo_api.fault(qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "X" * 22, "Line": [sales_line(item["Id"], 1, 1, 1)]}))
+    err = qbo_api.fault(
+        qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "X" * 22, "Line": [sales_line(item["Id"], 1, 1, 1)]})
+    )
     assert err["code"] == "2050" and err["element"] == "DocNumber"
-    err = qbo_api.fault(qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 2, Decimal("1.50"), Decimal("3.01"))]}))
+    err = qbo_api.fault(
+        qbo_api.post(
+            "/invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 2, Decimal("1.50"), Decimal("3.01"))]}
+        )
+    )
     assert err["code"] == "6070" and err["element"] == "Line.Amount"
-    first = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "INV-1", "Line": [sales_line(item["Id"], 2, Decimal("1.50"), Decimal("3.00"))]})
-    err = qbo_api.fault(qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "INV-1", "Line": [sales_line(item["Id"], 1, 1, 1)]}))
+    first = qbo_api.create(
+        "Invoice",
+        {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "INV-1", "Line": [sales_line(item["Id"], 2, Decimal("1.50"), Decimal("3.00"))]},
+    )
+    err = qbo_api.fault(
+        qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "INV-1", "Line": [sales_line(item["Id"], 1, 1, 1)]})
+    )
     assert err["code"] == "6140" and first["Id"] in err["Detail"]
     # Per type: an estimate may reuse the number.
     qbo_api.create("Estimate", {"CustomerRef": {"value": cust["Id"]}, "DocNumber": "INV-1", "Line": [sales_line(item["Id"], 1, 1, 1)]})
-    err = qbo_api.fault(qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "TxnDate": "26/11/2026", "Line": [sales_line(item["Id"], 1, 1, 1)]}))
+    err = qbo_api.fault(
+        qbo_api.post("/invoice", {"CustomerRef": {"value": cust["Id"]}, "TxnDate": "26/11/2026", "Line": [sales_line(item["Id"], 1, 1, 1)]})
+    )
     assert err["code"] == "2010" and err["element"] == "TxnDate"
     auto = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 1, 1)]})
     assert auto["DocNumber"].isdigit()
@@ -182,7 +201,14 @@ def test_invoice_linked_to_estimate_closes_it_and_moves_stock(qbo_api: QboHttp) 
     item = qbo_api.create("Item", inventory_item("Gadget", 10, UnitPrice=5))
     est = qbo_api.create("Estimate", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 4, 5, 20)]})
     assert est["TxnStatus"] == "Pending"
-    inv = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "LinkedTxn": [{"TxnId": est["Id"], "TxnType": "Estimate"}], "Line": [sales_line(item["Id"], 4, 5, 20)]})
+    inv = qbo_api.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": cust["Id"]},
+            "LinkedTxn": [{"TxnId": est["Id"], "TxnType": "Estimate"}],
+            "Line": [sales_line(item["Id"], 4, 5, 20)],
+        },
+    )
     assert inv["LinkedTxn"] == [{"TxnId": est["Id"], "TxnType": "Estimate"}]
     est_after = qbo_api.read("Estimate", est["Id"])
     assert est_after["TxnStatus"] == "Closed"
@@ -190,10 +216,25 @@ def test_invoice_linked_to_estimate_closes_it_and_moves_stock(qbo_api: QboHttp) 
     assert est_after["SyncToken"] == "1"
     assert qbo_api.read("Item", item["Id"])["QtyOnHand"] == 6
     # An update of the invoiced estimate (full, so TxnStatus is left out) keeps it Closed.
-    est_upd = qbo_api.update("Estimate", {"Id": est["Id"], "SyncToken": est_after["SyncToken"], "CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 4, 5, 20)]})
+    est_upd = qbo_api.update(
+        "Estimate",
+        {
+            "Id": est["Id"],
+            "SyncToken": est_after["SyncToken"],
+            "CustomerRef": {"value": cust["Id"]},
+            "Line": [sales_line(item["Id"], 4, 5, 20)],
+        },
+    )
     assert est_upd["TxnStatus"] == "Closed"
     # A closed estimate is ignored by a second invoice (QBO's XSD text).
-    inv2 = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "LinkedTxn": [{"TxnId": est["Id"], "TxnType": "Estimate"}], "Line": [sales_line(item["Id"], 1, 5, 5)]})
+    inv2 = qbo_api.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": cust["Id"]},
+            "LinkedTxn": [{"TxnId": est["Id"], "TxnType": "Estimate"}],
+            "Line": [sales_line(item["Id"], 1, 5, 5)],
+        },
+    )
     assert inv2["LinkedTxn"] == []
     voided = qbo_api.ok(qbo_api.post("/invoice", {"Id": inv2["Id"], "SyncToken": inv2["SyncToken"]}, operation="void"))["Invoice"]
     assert voided["TotalAmt"] == 0 and voided["Balance"] == 0 and voided["PrivateNote"] == "Voided" and voided["SyncToken"] == "1"
@@ -209,19 +250,33 @@ def test_bill_lines_linked_to_po_lines_close_the_po_when_fully_billed(qbo_api: Q
     vendor = qbo_api.create("Vendor", {"DisplayName": "Supplier"})
     a = qbo_api.create("Item", inventory_item("Part A", 0))
     b = qbo_api.create("Item", inventory_item("Part B", 0))
-    po = qbo_api.create("PurchaseOrder", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(a["Id"], 10, 2, 20), expense_line(b["Id"], 5, 3, 15)]})
+    po = qbo_api.create(
+        "PurchaseOrder", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(a["Id"], 10, 2, 20), expense_line(b["Id"], 5, 3, 15)]}
+    )
     assert po["POStatus"] == "Open" and po["TotalAmt"] == 35 and po["APAccountRef"]["value"] == ACCOUNTS["ap"]
     line_a, line_b = po["Line"][0]["Id"], po["Line"][1]["Id"]
     link = lambda lid: [{"TxnId": po["Id"], "TxnType": "PurchaseOrder", "TxnLineId": lid}]  # noqa: E731
-    bill1 = qbo_api.create("Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(a["Id"], 10, 2, 20, LinkedTxn=link(line_a))]})
+    bill1 = qbo_api.create(
+        "Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(a["Id"], 10, 2, 20, LinkedTxn=link(line_a))]}
+    )
     assert bill1["Line"][0]["LinkedTxn"] == link(line_a)
     assert qbo_api.read("PurchaseOrder", po["Id"])["POStatus"] == "Open"
-    bill2 = qbo_api.create("Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(b["Id"], 5, 3, 15, LinkedTxn=link(line_b))]})
+    bill2 = qbo_api.create(
+        "Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(b["Id"], 5, 3, 15, LinkedTxn=link(line_b))]}
+    )
     po_after = qbo_api.read("PurchaseOrder", po["Id"])
     assert po_after["POStatus"] == "Closed"
     assert po_after["LinkedTxn"] == [{"TxnId": bill1["Id"], "TxnType": "Bill"}, {"TxnId": bill2["Id"], "TxnType": "Bill"}]
     assert qbo_api.read("Item", a["Id"])["QtyOnHand"] == 10 and qbo_api.read("Item", b["Id"])["QtyOnHand"] == 5
-    err = qbo_api.fault(qbo_api.post("/bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(a["Id"], 1, 2, 2, LinkedTxn=[{"TxnId": po["Id"], "TxnType": "PurchaseOrder"}])]}))
+    err = qbo_api.fault(
+        qbo_api.post(
+            "/bill",
+            {
+                "VendorRef": {"value": vendor["Id"]},
+                "Line": [expense_line(a["Id"], 1, 2, 2, LinkedTxn=[{"TxnId": po["Id"], "TxnType": "PurchaseOrder"}])],
+            },
+        )
+    )
     assert err["code"] == "2020"
     qbo_api.ok(qbo_api.post("/bill", {"Id": bill2["Id"], "SyncToken": bill2["SyncToken"]}, operation="delete"))
     assert qbo_api.read("PurchaseOrder", po["Id"])["POStatus"] == "Open"
@@ -230,10 +285,21 @@ def test_bill_lines_linked_to_po_lines_close_the_po_when_fully_billed(qbo_api: Q
 
 def test_inventory_adjustment_moves_quantity(qbo_api: QboHttp) -> None:
     item = qbo_api.create("Item", inventory_item("Adj", 10))
-    body = {"AdjustAccountRef": {"value": ACCOUNTS["shrinkage"]}, "Line": [{"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": item["Id"]}, "QtyDiff": -3}}]}
+    body = {
+        "AdjustAccountRef": {"value": ACCOUNTS["shrinkage"]},
+        "Line": [{"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": item["Id"]}, "QtyDiff": -3}}],
+    }
     adj = qbo_api.create("InventoryAdjustment", body)
     assert qbo_api.read("Item", item["Id"])["QtyOnHand"] == 7
-    qbo_api.create("InventoryAdjustment", {"AdjustAccountRef": {"value": ACCOUNTS["shrinkage"]}, "Line": [{"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": item["Id"]}, "NewQty": 12}}]})
+    qbo_api.create(
+        "InventoryAdjustment",
+        {
+            "AdjustAccountRef": {"value": ACCOUNTS["shrinkage"]},
+            "Line": [
+                {"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": item["Id"]}, "NewQty": 12}}
+            ],
+        },
+    )
     assert qbo_api.read("Item", item["Id"])["QtyOnHand"] == 12
     qbo_api.ok(qbo_api.post("/inventoryadjustment", {"Id": adj["Id"], "SyncToken": adj["SyncToken"]}, operation="delete"))
     assert qbo_api.read("Item", item["Id"])["QtyOnHand"] == 15
@@ -244,13 +310,30 @@ def test_payments_reduce_invoice_balance_and_void_restores_it(qbo_api: QboHttp) 
     cust = _customer(qbo_api)
     item = qbo_api.create("Item", {"Name": "Consult", "Type": "Service"})
     inv = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 100, 100)]})
-    pay = qbo_api.create("Payment", {"CustomerRef": {"value": cust["Id"]}, "TotalAmt": Decimal("40.00"), "Line": [{"Amount": Decimal("40.00"), "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]})
+    pay = qbo_api.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": cust["Id"]},
+            "TotalAmt": Decimal("40.00"),
+            "Line": [{"Amount": Decimal("40.00"), "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}],
+        },
+    )
     assert pay["UnappliedAmt"] == 0 and pay["DepositToAccountRef"]["value"] == ACCOUNTS["undeposited"]
     inv_after = qbo_api.read("Invoice", inv["Id"])
     assert inv_after["Balance"] == Decimal("60.00") and {"TxnId": pay["Id"], "TxnType": "Payment"} in inv_after["LinkedTxn"]
-    too_much = qbo_api.post("/payment", {"CustomerRef": {"value": cust["Id"]}, "TotalAmt": 70, "Line": [{"Amount": 70, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}]})
+    too_much = qbo_api.post(
+        "/payment",
+        {
+            "CustomerRef": {"value": cust["Id"]},
+            "TotalAmt": 70,
+            "Line": [{"Amount": 70, "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]}],
+        },
+    )
     assert qbo_api.fault(too_much)["code"] == "6000"
-    assert qbo_api.fault(qbo_api.post("/invoice", {"Id": inv["Id"], "SyncToken": inv_after["SyncToken"]}, operation="delete"))["code"] == "6000"
+    assert (
+        qbo_api.fault(qbo_api.post("/invoice", {"Id": inv["Id"], "SyncToken": inv_after["SyncToken"]}, operation="delete"))["code"]
+        == "6000"
+    )
     voided = qbo_api.ok(qbo_api.post("/payment", {"Id": pay["Id"], "SyncToken": pay["SyncToken"]}, operation="void"))["Payment"]
     assert voided["TotalAmt"] == 0 and voided["Line"] == []
     assert qbo_api.read("Invoice", inv["Id"])["Balance"] == 100
@@ -258,11 +341,42 @@ def test_payments_reduce_invoice_balance_and_void_restores_it(qbo_api: QboHttp) 
 
 def test_bill_payment_pays_the_bill(qbo_api: QboHttp) -> None:
     vendor = qbo_api.create("Vendor", {"DisplayName": "Payee"})
-    bill = qbo_api.create("Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [{"Amount": 50, "DetailType": "AccountBasedExpenseLineDetail", "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}}}]})
+    bill = qbo_api.create(
+        "Bill",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "Line": [
+                {
+                    "Amount": 50,
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}},
+                }
+            ],
+        },
+    )
     assert bill["Balance"] == 50
-    err = qbo_api.fault(qbo_api.post("/billpayment", {"VendorRef": {"value": vendor["Id"]}, "PayType": "Check", "TotalAmt": 50, "Line": [{"Amount": 50, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}]}))
+    err = qbo_api.fault(
+        qbo_api.post(
+            "/billpayment",
+            {
+                "VendorRef": {"value": vendor["Id"]},
+                "PayType": "Check",
+                "TotalAmt": 50,
+                "Line": [{"Amount": 50, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+            },
+        )
+    )
     assert err["code"] == "2020" and err["element"] == "CheckPayment.BankAccountRef"
-    bp = qbo_api.create("BillPayment", {"VendorRef": {"value": vendor["Id"]}, "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": ACCOUNTS["checking"]}}, "TotalAmt": 50, "Line": [{"Amount": 50, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}]})
+    bp = qbo_api.create(
+        "BillPayment",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": ACCOUNTS["checking"]}},
+            "TotalAmt": 50,
+            "Line": [{"Amount": 50, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+        },
+    )
     bill_after = qbo_api.read("Bill", bill["Id"])
     assert bill_after["Balance"] == 0 and bill_after["LinkedTxn"] == [{"TxnId": bp["Id"], "TxnType": "BillPaymentCheck"}]
     qbo_api.ok(qbo_api.post("/billpayment", {"Id": bp["Id"], "SyncToken": bp["SyncToken"]}, operation="delete"))
@@ -271,7 +385,34 @@ def test_bill_payment_pays_the_bill(qbo_api: QboHttp) -> None:
 
 def test_unsupported_void_and_unknown_line_property(qbo_api: QboHttp) -> None:
     vendor = qbo_api.create("Vendor", {"DisplayName": "V"})
-    bill = qbo_api.create("Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [{"Amount": 5, "DetailType": "AccountBasedExpenseLineDetail", "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}}}]})
+    bill = qbo_api.create(
+        "Bill",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "Line": [
+                {
+                    "Amount": 5,
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}},
+                }
+            ],
+        },
+    )
     assert qbo_api.fault(qbo_api.post("/bill", {"Id": bill["Id"], "SyncToken": "0"}, operation="void"))["code"] == "500"
-    err = qbo_api.fault(qbo_api.post("/bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [{"Amount": 5, "Oops": 1, "DetailType": "AccountBasedExpenseLineDetail", "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}}}]}))
+    err = qbo_api.fault(
+        qbo_api.post(
+            "/bill",
+            {
+                "VendorRef": {"value": vendor["Id"]},
+                "Line": [
+                    {
+                        "Amount": 5,
+                        "Oops": 1,
+                        "DetailType": "AccountBasedExpenseLineDetail",
+                        "AccountBasedExpenseLineDetail": {"AccountRef": {"value": ACCOUNTS["cogs"]}},
+                    }
+                ],
+            },
+        )
+    )
     assert err["code"] == "2010"

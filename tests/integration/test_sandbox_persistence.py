@@ -26,7 +26,11 @@ def test_restart_keeps_state(tmp_path: Path) -> None:
         inv = api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 4, 1, 4)]})
         gone = api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 1, 1)]})
         api.ok(api.post("/invoice", {"Id": gone["Id"], "SyncToken": "0"}, operation="delete"))
-        rotated = httpx.post(first.token_url, data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token}, auth=(first.client_id, first.client_secret)).json()
+        rotated = httpx.post(
+            first.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token},
+            auth=(first.client_id, first.client_secret),
+        ).json()
     finally:
         first.stop()
     second = start_sandbox(cfg.model_copy(update={"port": 0}))
@@ -45,7 +49,11 @@ def test_restart_keeps_state(tmp_path: Path) -> None:
         assert [(i["Id"], i.get("status")) for i in invoices] == [(inv["Id"], None), (gone["Id"], "Deleted")]
         reused = second.create_realm(realm_id=realm.realm_id)
         assert reused.client().read("Customer", cust["Id"])["DisplayName"] == "Durable"
-        old = httpx.post(second.token_url, data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token}, auth=(second.client_id, second.client_secret))
+        old = httpx.post(
+            second.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": realm.refresh_token},
+            auth=(second.client_id, second.client_secret),
+        )
         assert old.status_code == 400 and old.json() == {"error": "invalid_grant"}
     finally:
         second.stop()

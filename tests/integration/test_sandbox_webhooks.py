@@ -29,7 +29,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with outer.cond:
                     status = outer.statuses.pop(0) if outer.statuses else 200
@@ -69,7 +69,9 @@ def _verify(token: str, headers: dict[str, str], body: bytes) -> bool:
     return hmac.compare_digest(expected, headers["intuit-signature"])
 
 
-def test_legacy_notification_is_signed_and_names_the_payment(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver) -> None:
+def test_legacy_notification_is_signed_and_names_the_payment(
+    qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver
+) -> None:
     qbo_sandbox.webhook_config(qbo_realm.realm_id, url=receiver.url, format="legacy", verifier_token="verifier-1")
     cust = qbo_api.create("Customer", {"DisplayName": "Payer"})
     pay = qbo_api.create("Payment", {"CustomerRef": {"value": cust["Id"]}, "TotalAmt": 10})
@@ -87,8 +89,29 @@ def test_legacy_notification_is_signed_and_names_the_payment(qbo_sandbox: Sandbo
 def test_cloudevents_format_and_void(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver) -> None:
     qbo_sandbox.webhook_config(qbo_realm.realm_id, url=receiver.url, format="cloudevents", verifier_token="verifier-2")
     vendor = qbo_api.create("Vendor", {"DisplayName": "CE Vendor"})
-    bill = qbo_api.create("Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [{"Amount": 5, "DetailType": "AccountBasedExpenseLineDetail", "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "3"}}}]})
-    bp = qbo_api.create("BillPayment", {"VendorRef": {"value": vendor["Id"]}, "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": "6"}}, "TotalAmt": 5, "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}]})
+    bill = qbo_api.create(
+        "Bill",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "Line": [
+                {
+                    "Amount": 5,
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "3"}},
+                }
+            ],
+        },
+    )
+    bp = qbo_api.create(
+        "BillPayment",
+        {
+            "VendorRef": {"value": vendor["Id"]},
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": "6"}},
+            "TotalAmt": 5,
+            "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+        },
+    )
     qbo_api.ok(qbo_api.post("/billpayment", {"Id": bp["Id"], "SyncToken": bp["SyncToken"]}, operation="void"))
     calls = receiver.wait_for(4)
     events = [e for _, body, _ in calls for e in json.loads(body)]
@@ -101,7 +124,9 @@ def test_cloudevents_format_and_void(qbo_sandbox: SandboxServer, qbo_realm: Real
     assert first["specversion"] == "1.0" and first["intuitaccountid"] == qbo_realm.realm_id and first["time"].endswith("Z")
 
 
-def test_failed_deliveries_are_retried_in_order(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver) -> None:
+def test_failed_deliveries_are_retried_in_order(
+    qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver
+) -> None:
     receiver.statuses = [500, 503]
     qbo_sandbox.webhook_config(qbo_realm.realm_id, url=receiver.url, format="legacy", verifier_token="v")
     a = qbo_api.create("Customer", {"DisplayName": "First"})
@@ -117,12 +142,22 @@ def test_failed_deliveries_are_retried_in_order(qbo_sandbox: SandboxServer, qbo_
     assert hooks["delivered"] == 2 and hooks["attempts"] == 4 and hooks["failed"] == 0
 
 
-def test_inventory_adjustment_sends_no_webhook(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver) -> None:
+def test_inventory_adjustment_sends_no_webhook(
+    qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api: QboHttp, receiver: Receiver
+) -> None:
     from tests.fixtures.sandbox import inventory_item
 
     item = qbo_api.create("Item", inventory_item("Quiet", 1))
     qbo_sandbox.webhook_config(qbo_realm.realm_id, url=receiver.url)
-    qbo_api.create("InventoryAdjustment", {"AdjustAccountRef": {"value": "7"}, "Line": [{"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": item["Id"]}, "QtyDiff": 1}}]})
+    qbo_api.create(
+        "InventoryAdjustment",
+        {
+            "AdjustAccountRef": {"value": "7"},
+            "Line": [
+                {"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": item["Id"]}, "QtyDiff": 1}}
+            ],
+        },
+    )
     qbo_api.create("Customer", {"DisplayName": "Marker"})
     calls = receiver.wait_for(1)
     entities = json.loads(calls[0][1])["eventNotifications"][0]["dataChangeEvent"]["entities"]

@@ -19,9 +19,7 @@ CUSTOMERS = "bottleneck.public.customers"
 
 
 def _company(conn: psycopg.Connection) -> int:
-    return conn.execute(
-        "insert into companies (name) values (%s) returning id", (f"cdc-test-{uuid.uuid4().hex[:8]}",)
-    ).fetchone()[0]
+    return conn.execute("insert into companies (name) values (%s) returning id", (f"cdc-test-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
 
 
 def _decoded(records: list) -> list:
@@ -62,13 +60,9 @@ def test_customer_insert_update_delete(pg_conn: psycopg.Connection, kafka_consum
     assert isinstance(tomb, Tombstone) and tomb.key == {"id": cid}
 
 
-def test_invoice_with_lines_in_one_transaction_is_grouped(
-    pg_conn: psycopg.Connection, kafka_consumer_factory: ConsumerFactory
-) -> None:
+def test_invoice_with_lines_in_one_transaction_is_grouped(pg_conn: psycopg.Connection, kafka_consumer_factory: ConsumerFactory) -> None:
     company = _company(pg_conn)
-    customer = pg_conn.execute(
-        "insert into customers (company_id, name) values (%s, 'Buyer') returning id", (company,)
-    ).fetchone()[0]
+    customer = pg_conn.execute("insert into customers (company_id, name) values (%s, 'Buyer') returning id", (company,)).fetchone()[0]
     item = pg_conn.execute(
         "insert into items (company_id, sku, name, kind, sales_price) values (%s, 'CB-12', 'Cold brew', 'inventory', 4.5) returning id",
         (company,),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 
 from bottleneck_qbo.settings import Settings
 from infra import stack as stack_api
-from infra.stack import Kafka, PortTaken, StackStatus
+from infra.stack import Kafka, PortTaken
 
 pytestmark = pytest.mark.integration
 

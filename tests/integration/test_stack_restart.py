@@ -9,8 +9,8 @@ import uuid
 import psycopg
 import pytest
 
-from connectors.debezium import ChangeEvent, decode
 from bottleneck_qbo.settings import Settings
+from connectors.debezium import ChangeEvent, decode
 from infra import stack as stack_api
 from infra.stack import Connect, StackStatus
 from tests.fixtures.stack import ConsumerFactory, consume
@@ -40,7 +40,7 @@ class _Writer(threading.Thread):
                         ).fetchone()[0]
                     )
                     time.sleep(0.01)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the test
+        except BaseException as exc:
             self.error = exc
 
     def wait_for(self, count: int, timeout: float = 120.0) -> None:
@@ -58,9 +58,7 @@ def test_connect_restart_loses_nothing(
     kafka_consumer_factory: ConsumerFactory,
 ) -> None:
     consumer = kafka_consumer_factory(["bottleneck.public.customers"], from_beginning=False)
-    company = pg_conn.execute(
-        "insert into companies (name) values (%s) returning id", (f"restart-{uuid.uuid4().hex[:8]}",)
-    ).fetchone()[0]
+    company = pg_conn.execute("insert into companies (name) values (%s) returning id", (f"restart-{uuid.uuid4().hex[:8]}",)).fetchone()[0]
     writer = _Writer(stack.postgres_dsn, company)
     writer.start()
     try:

@@ -65,13 +65,9 @@ def test_publication_captures_bottleneck_and_cdc_tables_never_qbo_sync(fresh_db:
     migrations.apply(fresh_db)
     with psycopg.connect(fresh_db) as conn:
         published = set(
-            conn.execute(
-                "select schemaname || '.' || tablename from pg_publication_tables where pubname = 'bottleneck_cdc'"
-            ).fetchall()
+            conn.execute("select schemaname || '.' || tablename from pg_publication_tables where pubname = 'bottleneck_cdc'").fetchall()
         )
-        qbo_sync_tables = {
-            r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'qbo_sync'")
-        }
+        qbo_sync_tables = {r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'qbo_sync'")}
     published = {p[0] for p in published}
     assert published == {f"public.{t}" for t in fixture_tables()} | {"cdc.debezium_signal", "cdc.heartbeat"}
     assert {"id_map", "oauth_tokens", "cdc_checkpoints", "schema_migrations"} <= qbo_sync_tables
@@ -109,9 +105,9 @@ def test_an_edited_applied_migration_is_refused(fresh_db: str, tmp_path: Path) -
 
 
 def test_updated_at_is_touched_unless_set_explicitly(pg_conn: psycopg.Connection) -> None:
-    company = pg_conn.execute(
-        "insert into companies (name, updated_at) values ('touch', '2020-01-01T00:00:00Z') returning id"
-    ).fetchone()[0]
+    company = pg_conn.execute("insert into companies (name, updated_at) values ('touch', '2020-01-01T00:00:00Z') returning id").fetchone()[
+        0
+    ]
     pg_conn.execute("update companies set name = 'touched' where id = %s", (company,))
     year = pg_conn.execute("select extract(year from updated_at) from companies where id = %s", (company,)).fetchone()[0]
     assert year > 2020

@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from streams.deadletter import DeadLetter
 from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
+from streams.deadletter import DeadLetter
 from tests.fixtures.pipeline import Company, Pipeline, Qbo, wait_until
 
 pytestmark = pytest.mark.integration
@@ -75,7 +75,8 @@ async def test_unknown_table(pipeline: Pipeline, db: psycopg.Connection[Any], co
     # As Bottleneck's migration would (the DB owner), with the table added to the CDC publication.
     db.execute(f"create table if not exists public.{UNKNOWN_TABLE} (id bigserial primary key, note text)")
     published = db.execute(
-        "select 1 from pg_publication_tables where pubname = 'bottleneck_cdc' and schemaname = 'public' and tablename = %s", (UNKNOWN_TABLE,)
+        "select 1 from pg_publication_tables where pubname = 'bottleneck_cdc' and schemaname = 'public' and tablename = %s",
+        (UNKNOWN_TABLE,),
     ).fetchone()
     if not published:
         db.execute(f"alter publication bottleneck_cdc add table public.{UNKNOWN_TABLE}")

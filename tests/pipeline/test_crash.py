@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 BURST = 50
 
 
-async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
+async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
+    pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
+) -> None:
     t = company.tag
     cust = seed.customer(db, company.id, f"Burst {t}")
     svc, _ = seed.item(db, company.id, f"LAB-{t}", f"Labour {t}", "service", sales_price=Decimal("10.00"))
@@ -39,7 +41,7 @@ async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(pipeline: P
                 for i, number in enumerate(numbers):
                     seed.invoice(conn, company.id, number, cust, [Line(svc, Decimal(i + 1), Decimal("10.00"))])
                     written.append(number)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+        except BaseException as exc:
             failure.append(exc)
 
     writer = threading.Thread(target=write_burst, name="burst-writer")

@@ -23,12 +23,25 @@ def by_name(items: list[dict[str, Any]], name: str, type_: str) -> dict[str, Any
 
 async def test_parties_and_every_kind_of_item(db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
     t = company.tag
-    seed.customer(db, company.id, f"Green Grocer {t}", email="ap@greengrocer.example",
-                  address={"line1": "12 Market St", "city": "Portland", "region": "OR", "postal_code": "97201", "country": "US"})
+    seed.customer(
+        db,
+        company.id,
+        f"Green Grocer {t}",
+        email="ap@greengrocer.example",
+        address={"line1": "12 Market St", "city": "Portland", "region": "OR", "postal_code": "97201", "country": "US"},
+    )
     seed.vendor(db, company.id, f"Bean Importers {t}", email="orders@beans.example")
     seed.item(db, company.id, f"WTR-{t}", f"Filtered Water {t}", "non_tracking", purchase_cost=Decimal("0.01"), sales_price=Decimal("0.05"))
-    seed.item(db, company.id, f"CB-{t}", f"Cold Brew {t}", "inventory", sales_price=Decimal("4.50"), purchase_cost=Decimal("1.25"),
-              lots=[("L1", Decimal("240"), Decimal("1.22")), ("L2", Decimal("120.5"), Decimal("1.31"))])
+    seed.item(
+        db,
+        company.id,
+        f"CB-{t}",
+        f"Cold Brew {t}",
+        "inventory",
+        sales_price=Decimal("4.50"),
+        purchase_cost=Decimal("1.25"),
+        lots=[("L1", Decimal("240"), Decimal("1.22")), ("L2", Decimal("120.5"), Decimal("1.31"))],
+    )
     seed.item(db, company.id, f"LAB-{t}", f"Labour {t}", "service", sales_price=Decimal("35.00"))
     seed.item(db, company.id, f"DISC-{t}", f"Wholesale discount {t}", "service", sales_price=Decimal("-5.00"))
 
@@ -63,11 +76,20 @@ async def test_parties_and_every_kind_of_item(db: psycopg.Connection[Any], compa
     assert dec(by_name(items, f"Wholesale discount {t}", "Service")["UnitPrice"]) == Decimal("-5.00")
 
 
-async def test_draft_then_open_estimate_then_invoice_closes_it(pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
+async def test_draft_then_open_estimate_then_invoice_closes_it(
+    pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
+) -> None:
     t = company.tag
     cust = seed.customer(db, company.id, f"Cafe {t}")
-    brew, (lot1, _) = seed.item(db, company.id, f"CB-{t}", f"Cold Brew {t}", "inventory", sales_price=Decimal("4.50"),
-                                lots=[("L1", Decimal("100"), Decimal("1.20")), ("L2", Decimal("50"), Decimal("1.30"))])
+    brew, (lot1, _) = seed.item(
+        db,
+        company.id,
+        f"CB-{t}",
+        f"Cold Brew {t}",
+        "inventory",
+        sales_price=Decimal("4.50"),
+        lots=[("L1", Decimal("100"), Decimal("1.20")), ("L2", Decimal("50"), Decimal("1.30"))],
+    )
     disc, _ = seed.item(db, company.id, f"DISC-{t}", f"Discount {t}", "service", sales_price=Decimal("-5.00"))
     lines = [Line(brew, Decimal("10"), Decimal("4.50"), lot_id=lot1), Line(disc, Decimal("1"), Decimal("-5.00"))]
 
@@ -88,7 +110,11 @@ async def test_draft_then_open_estimate_then_invoice_closes_it(pipeline: Pipelin
     ]
     assert dec(invoice["TotalAmt"]) == Decimal("40.00")
     items = {i["Id"]: i for i in await qbo.all("Item")}
-    line_items = [items[ln["SalesItemLineDetail"]["ItemRef"]["value"]]["Name"] for ln in invoice["Line"] if ln.get("DetailType") == "SalesItemLineDetail"]
+    line_items = [
+        items[ln["SalesItemLineDetail"]["ItemRef"]["value"]]["Name"]
+        for ln in invoice["Line"]
+        if ln.get("DetailType") == "SalesItemLineDetail"
+    ]
     assert line_items == [f"Cold Brew {t} / L1", f"Discount {t}"], "a line with a known lot points at the lot's item"
     await qbo.wait_one("Estimate", f"DocNumber = 'SO-{t}'", check=lambda e: e.get("TxnStatus") == "Closed")
     assert await qbo.writes("Invoice") == 1, "header and lines in one transaction make one QBO write"
@@ -98,13 +124,17 @@ async def test_invoice_inserted_with_its_new_customer_in_one_transaction(db: psy
     t = company.tag
     svc, _ = seed.item(db, company.id, f"LAB-{t}", f"Labour {t}", "service", sales_price=Decimal("35.00"))
     with db.transaction():
-        cust = db.execute("insert into customers (company_id, name) values (%s, %s) returning id", (company.id, f"Newcomer {t}")).fetchone()[0]
+        cust = db.execute(
+            "insert into customers (company_id, name) values (%s, %s) returning id", (company.id, f"Newcomer {t}")
+        ).fetchone()[0]
         inv = db.execute(
             "insert into invoices (company_id, number, customer_id, status, issue_date, due_date)"
             " values (%s, %s, %s, 'open', current_date, current_date + 30) returning id",
             (company.id, f"INV-{t}", cust),
         ).fetchone()[0]
-        db.execute("insert into invoice_lines (invoice_id, line_no, item_id, quantity, unit_price) values (%s, 1, %s, 2, 35.00)", (inv, svc))
+        db.execute(
+            "insert into invoice_lines (invoice_id, line_no, item_id, quantity, unit_price) values (%s, 1, %s, 2, 35.00)", (inv, svc)
+        )
     invoice = await qbo.wait_one("Invoice", f"DocNumber = 'INV-{t}'")
     customer = await qbo.wait_one("Customer", f"DisplayName = 'Newcomer {t}'")
     assert invoice["CustomerRef"]["value"] == customer["Id"]
@@ -117,14 +147,23 @@ async def test_purchase_order_then_bill_linked_per_line_closes_it(db: psycopg.Co
     vend = seed.vendor(db, company.id, f"Supplier {t}")
     water, _ = seed.item(db, company.id, f"WTR-{t}", f"Water {t}", "non_tracking", purchase_cost=Decimal("0.01"))
     cups, _ = seed.item(db, company.id, f"CUP-{t}", f"Cups {t}", "non_tracking", purchase_cost=Decimal("0.10"))
-    po, po_lines = seed.purchase_order(db, company.id, f"PO-{t}", vend, [Line(water, Decimal("1000"), Decimal("0.01")), Line(cups, Decimal("200"), Decimal("0.10"))])
+    po, po_lines = seed.purchase_order(
+        db, company.id, f"PO-{t}", vend, [Line(water, Decimal("1000"), Decimal("0.01")), Line(cups, Decimal("200"), Decimal("0.10"))]
+    )
     purchase_order = await qbo.wait_one("PurchaseOrder", f"DocNumber = 'PO-{t}'")
     assert dec(purchase_order["TotalAmt"]) == Decimal("30.00")
 
-    seed.bill(db, company.id, f"B-{t}", vend, [
-        Line(water, Decimal("1000"), Decimal("0.01"), purchase_order_line_id=po_lines[0]),
-        Line(cups, Decimal("200"), Decimal("0.10"), purchase_order_line_id=po_lines[1]),
-    ], purchase_order_id=po)
+    seed.bill(
+        db,
+        company.id,
+        f"B-{t}",
+        vend,
+        [
+            Line(water, Decimal("1000"), Decimal("0.01"), purchase_order_line_id=po_lines[0]),
+            Line(cups, Decimal("200"), Decimal("0.10"), purchase_order_line_id=po_lines[1]),
+        ],
+        purchase_order_id=po,
+    )
     bill = await qbo.wait_one("Bill", f"DocNumber = 'B-{t}'")
     item_lines = [ln for ln in bill["Line"] if ln.get("DetailType") == "ItemBasedExpenseLineDetail"]
     assert len(item_lines) == 2
@@ -138,19 +177,35 @@ async def test_ship_and_receive_jobs_bring_qbo_quantities_to_bottleneck(db: psyc
     t = company.tag
     cust = seed.customer(db, company.id, f"Cafe {t}")
     vend = seed.vendor(db, company.id, f"Roaster {t}")
-    brew, (lot1, lot2) = seed.item(db, company.id, f"CB-{t}", f"Cold Brew {t}", "inventory", sales_price=Decimal("4.50"),
-                                   lots=[("L1", Decimal("240"), Decimal("1.22")), ("L2", Decimal("120"), Decimal("1.31"))])
+    brew, (lot1, lot2) = seed.item(
+        db,
+        company.id,
+        f"CB-{t}",
+        f"Cold Brew {t}",
+        "inventory",
+        sales_price=Decimal("4.50"),
+        lots=[("L1", Decimal("240"), Decimal("1.22")), ("L2", Decimal("120"), Decimal("1.31"))],
+    )
     so = seed.sales_order(db, company.id, f"SO-{t}", cust, [Line(brew, Decimal("48"), Decimal("4.50"), lot_id=lot1)])
     seed.invoice(db, company.id, f"INV-{t}", cust, [Line(brew, Decimal("48"), Decimal("4.50"), lot_id=lot1)], sales_order_id=so)
     seed.complete_ship_job(db, company.id, so, [(lot1, Decimal("48"))])
     po, po_lines = seed.purchase_order(db, company.id, f"PO-{t}", vend, [Line(brew, Decimal("30"), Decimal("1.31"))])
-    seed.bill(db, company.id, f"B-{t}", vend, [Line(brew, Decimal("30"), Decimal("1.31"), lot_id=lot2, purchase_order_line_id=po_lines[0])], purchase_order_id=po)
+    seed.bill(
+        db,
+        company.id,
+        f"B-{t}",
+        vend,
+        [Line(brew, Decimal("30"), Decimal("1.31"), lot_id=lot2, purchase_order_line_id=po_lines[0])],
+        purchase_order_id=po,
+    )
     seed.complete_receive_job(db, company.id, po, [(lot2, Decimal("30"))])
     await qbo.wait_one("Invoice", f"DocNumber = 'INV-{t}'")
     await qbo.wait_one("Bill", f"DocNumber = 'B-{t}'")
 
-    expected = {code: Decimal(str(q)) for code, q in db.execute(
-        "select lot_code, quantity_on_hand from lots where item_id = %s", (brew,)).fetchall()}
+    expected = {
+        code: Decimal(str(q))
+        for code, q in db.execute("select lot_code, quantity_on_hand from lots where item_id = %s", (brew,)).fetchall()
+    }
     assert expected == {"L1": Decimal("192"), "L2": Decimal("150")}
 
     for code, qty in expected.items():

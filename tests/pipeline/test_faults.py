@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
         pytest.param({"lose_response_next": 2}, {"lost_response": 2}, id="lost-responses"),
     ],
 )
-async def test_faults_converge_exactly_once(db: psycopg.Connection[Any], company: Company, qbo: Qbo, faults: dict[str, Any], injected: dict[str, int]) -> None:
+async def test_faults_converge_exactly_once(
+    db: psycopg.Connection[Any], company: Company, qbo: Qbo, faults: dict[str, Any], injected: dict[str, int]
+) -> None:
     t = company.tag
     await qbo.faults(**faults)
     cust = seed.customer(db, company.id, f"Faulty {t}", email="f@example.com")
@@ -56,13 +58,16 @@ async def test_stale_synctoken_after_an_edit_in_qbo_converges(db: psycopg.Connec
     found = await qbo.wait_one("Customer", f"DisplayName = 'Edited {t}'")
     # Someone edits the customer directly in QuickBooks (a field Bottleneck does not own): the
     # SyncToken the worker holds is now stale.
-    await qbo.client.update(qbo.realm, "Customer", {"Id": found["Id"], "SyncToken": found["SyncToken"], "Mobile": {"FreeFormNumber": "555-0100"}})
+    await qbo.client.update(
+        qbo.realm, "Customer", {"Id": found["Id"], "SyncToken": found["SyncToken"], "Mobile": {"FreeFormNumber": "555-0100"}}
+    )
     # ... and, for good measure, the next customer update is answered 5010 once more.
     await qbo.faults(stale_synctoken_once_for=["Customer"])
 
     db.execute("update customers set email = 'new@example.com', updated_at = now() where id = %s", (cust,))
-    final = await qbo.wait_one("Customer", f"DisplayName = 'Edited {t}'",
-                               check=lambda c: c.get("PrimaryEmailAddr", {}).get("Address") == "new@example.com")
+    final = await qbo.wait_one(
+        "Customer", f"DisplayName = 'Edited {t}'", check=lambda c: c.get("PrimaryEmailAddr", {}).get("Address") == "new@example.com"
+    )
     assert final["Mobile"]["FreeFormNumber"] == "555-0100", "the QBO-side edit of a field Bottleneck does not own survives"
     assert (await qbo.stats())["injected"]["stale"] == 1
     assert db.execute("select count(*) from qbo_sync.sync_parking where company_id = %s", (company.id,)).fetchone()[0] == 0

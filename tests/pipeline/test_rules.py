@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from connectors.debezium.models import Unavailable
 from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
+from connectors.debezium.models import Unavailable
 from tests.fixtures.pipeline import Company, Pipeline, Qbo
 
 pytestmark = pytest.mark.integration
@@ -41,13 +41,16 @@ async def test_toast_placeholder_never_reaches_qbo(pipeline: Pipeline, db: psyco
     event = pipeline.settle("customers", cust, mark, where=lambda v: v.get("op") == "u")
     assert event["after"]["notes"] == UNAVAILABLE, "the scenario needs Debezium's placeholder for the unchanged TOASTed notes"
 
-    synced = await qbo.wait_one("Customer", f"DisplayName = 'Long Notes {t}'",
-                                check=lambda c: c.get("PrimaryEmailAddr", {}).get("Address") == "second@example.com")
+    synced = await qbo.wait_one(
+        "Customer", f"DisplayName = 'Long Notes {t}'", check=lambda c: c.get("PrimaryEmailAddr", {}).get("Address") == "second@example.com"
+    )
     assert synced["Notes"] == notes
     assert UNAVAILABLE not in json.dumps(synced, default=str)
 
 
-async def test_manual_mode_syncs_only_what_is_published_with_its_dependencies(pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
+async def test_manual_mode_syncs_only_what_is_published_with_its_dependencies(
+    pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
+) -> None:
     t = company.tag
     db.execute("update companies set qbo_sync_mode = 'manual', updated_at = now() where id = %s", (company.id,))
     mark = pipeline.mark("customers", "items", "invoices")
@@ -77,12 +80,15 @@ async def test_manual_mode_syncs_only_what_is_published_with_its_dependencies(pi
     assert {e: sum(ops.values()) for e, ops in s["writes"].items()} == {"Customer": 1, "Item": 1, "Invoice": 1}
 
 
-async def test_duplicate_event_and_replay_from_zero_make_no_writes(pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
+async def test_duplicate_event_and_replay_from_zero_make_no_writes(
+    pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
+) -> None:
     t = company.tag
     mark = pipeline.mark("invoices")
     cust = seed.customer(db, company.id, f"Dup {t}", email="dup@example.com")
-    brew, (lot1,) = seed.item(db, company.id, f"CB-{t}", f"Cold Brew {t}", "inventory", sales_price=Decimal("4.50"),
-                              lots=[("L1", Decimal("10"), Decimal("1.00"))])
+    brew, (lot1,) = seed.item(
+        db, company.id, f"CB-{t}", f"Cold Brew {t}", "inventory", sales_price=Decimal("4.50"), lots=[("L1", Decimal("10"), Decimal("1.00"))]
+    )
     inv = seed.invoice(db, company.id, f"INV-{t}", cust, [Line(brew, Decimal("2"), Decimal("4.50"), lot_id=lot1)])
     await qbo.wait_one("Invoice", f"DocNumber = 'INV-{t}'")
     pipeline.settle("invoices", inv, mark)

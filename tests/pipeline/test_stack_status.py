@@ -33,8 +33,12 @@ def test_status_json(pipeline: Pipeline) -> None:
     assert data["connect_url"] == s.connect_url
     assert data["postgres_dsn"].startswith("postgresql://bottleneck:***@")
     assert data["components"] == {
-        "postgres": "running", "kafka": "running", "connect": "running", "connector:bottleneck-postgres": "running",
-        "qbo-sandbox": "running", "worker": "running",
+        "postgres": "running",
+        "kafka": "running",
+        "connect": "running",
+        "connector:bottleneck-postgres": "running",
+        "qbo-sandbox": "running",
+        "worker": "running",
     }
     # What a developer needs to talk to the local QBO and to send the worker a webhook by hand.
     assert data["qbo_base_url"] == s.qbo_base_url

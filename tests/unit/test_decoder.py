@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,8 @@ from connectors.debezium import (
     UNAVAILABLE,
     ChangeEvent,
     ColumnType,
-    Decoder,
     DecodeError,
+    Decoder,
     TableSpec,
     Tombstone,
     TransactionMarker,
@@ -62,7 +62,7 @@ def test_values_get_python_types_from_the_column_map() -> None:
     assert isinstance(lot.after["unit_cost"], Decimal)
     assert lot.after["expires_on"] == date(2027, 5, 1)
     created = lot.after["created_at"]
-    assert isinstance(created, datetime) and created.utcoffset() == timezone.utc.utcoffset(None)
+    assert isinstance(created, datetime) and created.utcoffset() == UTC.utcoffset(None)
 
     discount = next(r for r in records if isinstance(r, ChangeEvent) and r.table == "items" and r.key == {"id": 3})
     assert discount.after is not None and discount.after["sales_price"] == Decimal("-5.0000")
@@ -70,7 +70,11 @@ def test_values_get_python_types_from_the_column_map() -> None:
     customer = next(r for r in records if isinstance(r, ChangeEvent) and r.table == "customers")
     assert customer.after is not None
     assert customer.after["billing_address"] == {
-        "city": "Portland", "line1": "12 Market St", "region": "OR", "country": "US", "postal_code": "97201",
+        "city": "Portland",
+        "line1": "12 Market St",
+        "region": "OR",
+        "country": "US",
+        "postal_code": "97201",
     }
     assert customer.after["payment_terms_days"] == 30 and customer.after["is_active"] is True
 
@@ -119,8 +123,14 @@ SAMPLE_TABLES = {
     "invoices": TableSpec(
         "invoices",
         {
-            "id": CT.BIGINT, "customer_id": CT.BIGINT, "number": CT.TEXT, "status": CT.TEXT,
-            "total": CT.NUMERIC, "issued_on": CT.DATE, "notes": CT.TEXT, "updated_at": CT.TIMESTAMPTZ,
+            "id": CT.BIGINT,
+            "customer_id": CT.BIGINT,
+            "number": CT.TEXT,
+            "status": CT.TEXT,
+            "total": CT.NUMERIC,
+            "issued_on": CT.DATE,
+            "notes": CT.TEXT,
+            "updated_at": CT.TIMESTAMPTZ,
         },
     ),
 }
@@ -147,9 +157,7 @@ def test_default_decoder_refuses_a_table_it_has_no_columns_for() -> None:
 
 
 def _scenario_event(table: str, op: str = "c") -> dict[str, Any]:
-    return json.loads(
-        json.dumps(next(e for e in SCENARIO if e["topic"].endswith(f".{table}") and e["value"] and e["value"]["op"] == op))
-    )
+    return json.loads(json.dumps(next(e for e in SCENARIO if e["topic"].endswith(f".{table}") and e["value"] and e["value"]["op"] == op)))
 
 
 def _decode_value(value: Any, topic: str = "bottleneck.public.lots", key: Any = None) -> Any:
@@ -244,8 +252,14 @@ def test_truncate_and_heartbeat_records() -> None:
 
 def test_column_map_matches_the_schema_migration_and_the_contract() -> None:
     type_names = {
-        CT.BIGINT: "bigint", CT.INTEGER: "integer", CT.TEXT: "text", CT.BOOLEAN: "boolean",
-        CT.NUMERIC: "numeric", CT.DATE: "date", CT.TIMESTAMPTZ: "timestamp with time zone", CT.JSONB: "jsonb",
+        CT.BIGINT: "bigint",
+        CT.INTEGER: "integer",
+        CT.TEXT: "text",
+        CT.BOOLEAN: "boolean",
+        CT.NUMERIC: "numeric",
+        CT.DATE: "date",
+        CT.TIMESTAMPTZ: "timestamp with time zone",
+        CT.JSONB: "jsonb",
     }
     ours = {t: {c: type_names[ct] for c, ct in spec.columns.items()} for t, spec in BOTTLENECK_TABLES.items()}
     migration = parse_tables((MIGRATIONS_DIR / "0001_bottleneck_schema.sql").read_text())

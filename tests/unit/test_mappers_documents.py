@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -18,8 +18,15 @@ from mappers.sales import invoice_to_qbo, sales_order_to_qbo
 ACC = AccountRefs(income="79", cogs="80", asset="81", ap="33", adjustment="82")
 REFS = StaticRefs(
     ACC,
-    {("customer", 1): "58", ("vendor", 2): "41", ("item", 3): "19", ("item_category", 3): "18", ("lot", 4): "20",
-     ("sales_order", 5): "130", ("purchase_order", 6): "140"},
+    {
+        ("customer", 1): "58",
+        ("vendor", 2): "41",
+        ("item", 3): "19",
+        ("item_category", 3): "18",
+        ("lot", 4): "20",
+        ("sales_order", 5): "130",
+        ("purchase_order", 6): "140",
+    },
     {("purchase_order", 6): {"61": "1", "62": "2"}},
 )
 
@@ -30,15 +37,28 @@ def _item(**kw: object) -> bn.Item:
 
 
 def test_customer_maps_contact_fields_and_addresses() -> None:
-    c = bn.Customer(id=1, company_id=1, name=" Acme Corp ", company_name="Acme Corporation", email="ap@acme.test", phone="555-0100",
-                    billing_address={"line1": "1 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"},
-                    shipping_address={"line1": "Dock 4"}, notes="net 30", is_active=False)
+    c = bn.Customer(
+        id=1,
+        company_id=1,
+        name=" Acme Corp ",
+        company_name="Acme Corporation",
+        email="ap@acme.test",
+        phone="555-0100",
+        billing_address={"line1": "1 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"},
+        shipping_address={"line1": "Dock 4"},
+        notes="net 30",
+        is_active=False,
+    )
     body = customer_to_qbo(c)
     assert body == {
-        "DisplayName": "Acme Corp", "CompanyName": "Acme Corporation", "PrimaryEmailAddr": {"Address": "ap@acme.test"},
+        "DisplayName": "Acme Corp",
+        "CompanyName": "Acme Corporation",
+        "PrimaryEmailAddr": {"Address": "ap@acme.test"},
         "PrimaryPhone": {"FreeFormNumber": "555-0100"},
         "BillAddr": {"Line1": "1 Main St", "City": "Springfield", "CountrySubDivisionCode": "IL", "PostalCode": "62701", "Country": "US"},
-        "ShipAddr": {"Line1": "Dock 4"}, "Notes": "net 30", "Active": False,
+        "ShipAddr": {"Line1": "Dock 4"},
+        "Notes": "net 30",
+        "Active": False,
     }
 
 
@@ -57,8 +77,14 @@ def test_display_name_too_long_is_a_readable_mapping_error() -> None:
 
 def test_item_kinds() -> None:
     service = item_to_qbo(_item(kind="service", name="Discount", sku="DISC", sales_price=D("-5.0000"), purchase_cost=None), REFS)
-    assert service == {"Name": "Discount", "Type": "Service", "Sku": "DISC", "UnitPrice": D("-5"), "Active": True,
-                       "IncomeAccountRef": {"value": "79"}}
+    assert service == {
+        "Name": "Discount",
+        "Type": "Service",
+        "Sku": "DISC",
+        "UnitPrice": D("-5"),
+        "Active": True,
+        "IncomeAccountRef": {"value": "79"},
+    }
     non = item_to_qbo(_item(kind="non_tracking"), REFS)
     assert non["Type"] == "NonInventory" and non["PurchaseCost"] == D(4) and non["ExpenseAccountRef"] == {"value": "80"}
     canonical = item_to_qbo(_item(), REFS)
@@ -71,8 +97,15 @@ def test_item_kinds() -> None:
 
 
 def test_lot_item_carries_code_quantity_cost_under_the_category() -> None:
-    lot = bn.Lot(id=4, company_id=1, item_id=3, lot_code="L-0042", quantity_on_hand=D("25.5000"), unit_cost=D("3.2500"),
-                 created_at=datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+    lot = bn.Lot(
+        id=4,
+        company_id=1,
+        item_id=3,
+        lot_code="L-0042",
+        quantity_on_hand=D("25.5000"),
+        unit_cost=D("3.2500"),
+        created_at=datetime(2026, 3, 1, 12, tzinfo=UTC),
+    )
     body = lot_to_qbo(bn.LotWithItem(lot=lot, item=_item()), REFS)
     assert body["Name"] == "Widget / L-0042" and body["Sku"] == "WID-1-L-0042"
     assert body["QtyOnHand"] == D("25.5") and body["PurchaseCost"] == D("3.25") and body["InvStartDate"] == "2026-03-01"
@@ -88,13 +121,24 @@ def test_amount_rounds_half_up_to_cents() -> None:
 
 
 def _sales_lines() -> list[bn.SalesLine]:
-    return [bn.SalesLine(id=12, line_no=2, item_id=3, lot_id=4, quantity=D("2.0000"), unit_price=D("10.0050")),
-            bn.SalesLine(id=11, line_no=1, item_id=3, quantity=D("1.0000"), unit_price=D("99.9900"), description="first")]
+    return [
+        bn.SalesLine(id=12, line_no=2, item_id=3, lot_id=4, quantity=D("2.0000"), unit_price=D("10.0050")),
+        bn.SalesLine(id=11, line_no=1, item_id=3, quantity=D("1.0000"), unit_price=D("99.9900"), description="first"),
+    ]
 
 
 def test_sales_order_to_estimate_orders_lines_and_points_at_lots() -> None:
-    so = bn.SalesOrder(id=5, company_id=1, number="SO-1001", customer_id=1, status="open", order_date=date(2026, 4, 1), memo="rush",
-                       ship_by=date(2026, 4, 9), lines=_sales_lines())
+    so = bn.SalesOrder(
+        id=5,
+        company_id=1,
+        number="SO-1001",
+        customer_id=1,
+        status="open",
+        order_date=date(2026, 4, 1),
+        memo="rush",
+        ship_by=date(2026, 4, 9),
+        lines=_sales_lines(),
+    )
     body = sales_order_to_qbo(so, REFS)
     assert body["DocNumber"] == "SO-1001" and body["CustomerRef"] == {"value": "58"} and body["TxnDate"] == "2026-04-01"
     assert body["ShipDate"] == "2026-04-09"
@@ -112,8 +156,17 @@ def test_sales_order_to_estimate_orders_lines_and_points_at_lots() -> None:
 
 
 def test_invoice_links_its_estimate_only_when_synced() -> None:
-    inv = bn.Invoice(id=8, company_id=1, number="INV-1", customer_id=1, sales_order_id=5, status="open", issue_date=date(2026, 4, 2),
-                     due_date=date(2026, 5, 2), lines=_sales_lines())
+    inv = bn.Invoice(
+        id=8,
+        company_id=1,
+        number="INV-1",
+        customer_id=1,
+        sales_order_id=5,
+        status="open",
+        issue_date=date(2026, 4, 2),
+        due_date=date(2026, 5, 2),
+        lines=_sales_lines(),
+    )
     assert invoice_to_qbo(inv, REFS)["LinkedTxn"] == [{"TxnId": "130", "TxnType": "Estimate"}]
     unsynced = inv.model_copy(update={"sales_order_id": 99})
     assert "LinkedTxn" not in invoice_to_qbo(unsynced, REFS)
@@ -130,8 +183,10 @@ def test_document_errors_are_typed() -> None:
 
 
 def _po_lines() -> list[bn.PurchaseLine]:
-    return [bn.PurchaseLine(id=61, line_no=1, item_id=3, quantity=D("10"), unit_cost=D("4.0000")),
-            bn.PurchaseLine(id=62, line_no=2, item_id=3, quantity=D("3"), unit_cost=D("1.1111"))]
+    return [
+        bn.PurchaseLine(id=61, line_no=1, item_id=3, quantity=D("10"), unit_cost=D("4.0000")),
+        bn.PurchaseLine(id=62, line_no=2, item_id=3, quantity=D("3"), unit_cost=D("1.1111")),
+    ]
 
 
 def test_purchase_order() -> None:
@@ -146,10 +201,22 @@ def test_purchase_order() -> None:
 
 
 def test_bill_links_each_line_to_its_po_line() -> None:
-    lines = [bn.PurchaseLine(id=71, line_no=1, item_id=3, lot_id=4, purchase_order_line_id=62, linked_purchase_order_id=6,
-                             quantity=D("3"), unit_cost=D("1.1111")),
-             bn.PurchaseLine(id=72, line_no=2, item_id=3, quantity=D("1"), unit_cost=D("2"))]
-    bill = bn.Bill(id=9, company_id=1, number="V-88", vendor_id=2, purchase_order_id=6, status="open", bill_date=date(2026, 4, 4), lines=lines)
+    lines = [
+        bn.PurchaseLine(
+            id=71,
+            line_no=1,
+            item_id=3,
+            lot_id=4,
+            purchase_order_line_id=62,
+            linked_purchase_order_id=6,
+            quantity=D("3"),
+            unit_cost=D("1.1111"),
+        ),
+        bn.PurchaseLine(id=72, line_no=2, item_id=3, quantity=D("1"), unit_cost=D("2")),
+    ]
+    bill = bn.Bill(
+        id=9, company_id=1, number="V-88", vendor_id=2, purchase_order_id=6, status="open", bill_date=date(2026, 4, 4), lines=lines
+    )
     body = bill_to_qbo(bill, REFS)
     assert body["Line"][0]["LinkedTxn"] == [{"TxnId": "140", "TxnType": "PurchaseOrder", "TxnLineId": "2"}]
     assert body["Line"][0]["ItemBasedExpenseLineDetail"]["ItemRef"] == {"value": "20"}
@@ -160,7 +227,20 @@ def test_bill_links_each_line_to_its_po_line() -> None:
 
 
 def test_inventory_adjustment_moves_qbo_to_target() -> None:
-    body = quantity_adjustment(item_qbo_id="20", qbo_qty=D("10"), target_qty=D("7.5000"), adjust_account="82", txn_date=date(2026, 4, 5), note="lot 4")
-    assert body == {"AdjustAccountRef": {"value": "82"}, "TxnDate": "2026-04-05", "PrivateNote": "lot 4",
-                    "Line": [{"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": "20"}, "QtyDiff": D("-2.5")}}]}
-    assert quantity_adjustment(item_qbo_id="20", qbo_qty=D("7.5"), target_qty=D("7.5000"), adjust_account="82", txn_date=date(2026, 4, 5), note="") is None
+    body = quantity_adjustment(
+        item_qbo_id="20", qbo_qty=D("10"), target_qty=D("7.5000"), adjust_account="82", txn_date=date(2026, 4, 5), note="lot 4"
+    )
+    assert body == {
+        "AdjustAccountRef": {"value": "82"},
+        "TxnDate": "2026-04-05",
+        "PrivateNote": "lot 4",
+        "Line": [
+            {"DetailType": "ItemAdjustmentLineDetail", "ItemAdjustmentLineDetail": {"ItemRef": {"value": "20"}, "QtyDiff": D("-2.5")}}
+        ],
+    }
+    assert (
+        quantity_adjustment(
+            item_qbo_id="20", qbo_qty=D("7.5"), target_qty=D("7.5000"), adjust_account="82", txn_date=date(2026, 4, 5), note=""
+        )
+        is None
+    )

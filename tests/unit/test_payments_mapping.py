@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
+from mappers.payments import PaymentChange, PaymentMappingError, read_payment, to_payment_change
 from streams.inbound.cdc_poll import MAX_LOOKBACK, next_checkpoint, notifications_from_cdc, poll_window_start
 from streams.inbound.notifications import Notification
 from streams.inbound.parking import Envelope, ParkingLot, retry_delay
-from mappers.payments import PaymentChange, PaymentMappingError, read_payment, to_payment_change
 
 
 def _payment(**over: object) -> dict:
@@ -117,7 +117,9 @@ def test_unapplied_payment_has_no_rows() -> None:
         ("Payment", _payment(Line=[{"Amount": "abc", "LinkedTxn": [{"TxnId": "1", "TxnType": "Invoice"}]}]), "not an amount"),
         (
             "Payment",
-            _payment(Line=[{"Amount": Decimal("2"), "LinkedTxn": [{"TxnId": "1", "TxnType": "Invoice"}, {"TxnId": "2", "TxnType": "Invoice"}]}]),
+            _payment(
+                Line=[{"Amount": Decimal("2"), "LinkedTxn": [{"TxnId": "1", "TxnType": "Invoice"}, {"TxnId": "2", "TxnType": "Invoice"}]}]
+            ),
             "links 2 Invoices",
         ),
         ("BillPayment", _bill_payment(PayType="Cash"), "PayType"),
@@ -150,7 +152,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 def test_parking_lot_releases_in_due_order_and_knows_the_oldest_change() -> None:
     lot = ParkingLot()
-    t0 = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
     lot.park(Envelope(notification=_n("b", t0 + timedelta(minutes=1)), attempt=1), due=20.0)
     lot.park(Envelope(notification=_n("a", t0), attempt=1), due=10.0)
     lot.park(Envelope(notification=_n("c", None), attempt=1), due=30.0)
@@ -183,7 +185,7 @@ def test_cdc_changes_become_notifications_with_deletes() -> None:
 
 
 def test_cdc_window_and_checkpoint_rules() -> None:
-    now = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
     assert poll_window_start(None, now, timedelta(hours=1)) == now - timedelta(hours=1)
     assert poll_window_start(now - timedelta(days=90), now, timedelta(hours=1)) == now - MAX_LOOKBACK
     current = now - timedelta(minutes=10)

@@ -42,8 +42,12 @@ async def test_missing_tokens_for_a_realm_is_a_clear_config_error() -> None:
 
 async def test_valid_stored_token_is_used_without_refresh() -> None:
     store = InMemoryTokenStore(
-        TokenSet(realm_id="1", access_token=SecretStr("a"), access_expires_at=datetime.now(UTC) + timedelta(hours=1),
-                 refresh_token=SecretStr("r"))
+        TokenSet(
+            realm_id="1",
+            access_token=SecretStr("a"),
+            access_expires_at=datetime.now(UTC) + timedelta(hours=1),
+            refresh_token=SecretStr("r"),
+        )
     )
     manager = TokenManager(store, None)
     assert await manager.access_token("1") == "a"
@@ -52,14 +56,21 @@ async def test_valid_stored_token_is_used_without_refresh() -> None:
 
 def test_authorization_url_and_state() -> None:
     url = authorization_url(
-        auth_url="https://appcenter.intuit.com/connect/oauth2", client_id="cid",
-        redirect_uri="http://127.0.0.1:6066/oauth/callback", state="s1",
+        auth_url="https://appcenter.intuit.com/connect/oauth2",
+        client_id="cid",
+        redirect_uri="http://127.0.0.1:6066/oauth/callback",
+        state="s1",
     )
     parsed = urlparse(url)
     q = parse_qs(parsed.query)
     assert parsed.netloc == "appcenter.intuit.com"
-    assert q == {"client_id": ["cid"], "response_type": ["code"], "scope": ["com.intuit.quickbooks.accounting"],
-                 "redirect_uri": ["http://127.0.0.1:6066/oauth/callback"], "state": ["s1"]}
+    assert q == {
+        "client_id": ["cid"],
+        "response_type": ["code"],
+        "scope": ["com.intuit.quickbooks.accounting"],
+        "redirect_uri": ["http://127.0.0.1:6066/oauth/callback"],
+        "state": ["s1"],
+    }
     state = new_state()
     assert len(state) >= 24 and state != new_state()
     check_state(state, state)

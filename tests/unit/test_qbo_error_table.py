@@ -115,7 +115,7 @@ LOWER_401 = (
 XML_429 = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" '
     b'time="2020-01-01T00:00:00.000-08:00"><Fault type="SERVICE"><Error code="3001"><Message>message=ThrottleExceeded; '
-    b'errorCode=003001; statusCode=429</Message><Detail>The request limit was reached. Try again later</Detail></Error>'
+    b"errorCode=003001; statusCode=429</Message><Detail>The request limit was reached. Try again later</Detail></Error>"
     b"</Fault></IntuitResponse>"
 )
 XML_401 = (

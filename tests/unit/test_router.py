@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.engine.docref import DocRef
 from sinks.qbo.hashing import payload_hash
 from sinks.qbo.requestid import request_id
+from streams.engine.docref import DocRef
 from streams.engine.router import RoutingError, route
 
 UNAVAILABLE = "__debezium_unavailable_value"
@@ -20,7 +20,9 @@ def test_header_and_lines_of_one_transaction_route_to_one_document() -> None:
 
 
 def test_header_carries_company_line_does_not() -> None:
-    assert route("customers", "u", {"id": 3}, {"id": 3, "company_id": 2, "notes": UNAVAILABLE}) == [DocRef(company_id=2, entity_type="customer", local_id=3)]
+    assert route("customers", "u", {"id": 3}, {"id": 3, "company_id": 2, "notes": UNAVAILABLE}) == [
+        DocRef(company_id=2, entity_type="customer", local_id=3)
+    ]
     assert route("bill_lines", "d", {"id": 9, "bill_id": 4}, None) == [DocRef(company_id=None, entity_type="bill", local_id=4)]
 
 
@@ -43,7 +45,9 @@ def test_items_lots_and_publish_requests() -> None:
     assert route("qbo_publish_requests", "d", {"id": 1}, None) == []
 
 
-@pytest.mark.parametrize("table", ["invoice_payments", "bill_payments", "companies", "ship_jobs", "receive_job_lines", "debezium_heartbeat"])
+@pytest.mark.parametrize(
+    "table", ["invoice_payments", "bill_payments", "companies", "ship_jobs", "receive_job_lines", "debezium_heartbeat"]
+)
 def test_ignored_tables(table: str) -> None:
     assert route(table, "c", None, {"id": 1, "company_id": 1}) == []
 

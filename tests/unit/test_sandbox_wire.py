@@ -40,7 +40,9 @@ def test_bad_json_is_reported() -> None:
 
 
 def test_query_parser_accepts_qbo_grammar() -> None:
-    q = query.parse("Select * From Invoice Where DocNumber IN ('1', '2') And TotalAmt >= 10.5 OrderBy TxnDate Desc, Id StartPosition 11 MaxResults 10")
+    q = query.parse(
+        "Select * From Invoice Where DocNumber IN ('1', '2') And TotalAmt >= 10.5 OrderBy TxnDate Desc, Id StartPosition 11 MaxResults 10"
+    )
     assert q.entity == "Invoice" and not q.count
     assert [(c.prop, c.op) for c in q.where] == [("DocNumber", "in"), ("TotalAmt", ">=")]
     assert q.where[0].values == ["1", "2"] and q.where[1].values == [Decimal("10.5")]
@@ -48,7 +50,16 @@ def test_query_parser_accepts_qbo_grammar() -> None:
     assert query.parse("select count(*) from Item").count
 
 
-@pytest.mark.parametrize("text", ["", "select * from Nope", "select * from Item where Colour = 'red'", "select * from Item maxresults 0", "select * from Item where Name != 'a'"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "select * from Nope",
+        "select * from Item where Colour = 'red'",
+        "select * from Item maxresults 0",
+        "select * from Item where Name != 'a'",
+    ],
+)
 def test_query_parser_rejects_with_4001(text: str) -> None:
     with pytest.raises(faults.QboFault) as err:
         query.parse(text)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.engine.accounts import resolve
 from sinks.qbo.errors import QboConfigError
+from streams.engine.accounts import resolve
 
 
 def acct(id_: str, name: str, typ: str, sub: str = "", active: bool = True) -> dict[str, object]:
@@ -13,25 +13,29 @@ def acct(id_: str, name: str, typ: str, sub: str = "", active: bool = True) -> d
 
 
 def test_default_names_win() -> None:
-    refs = resolve([
-        acct("1", "Other income", "Income", "SalesOfProductIncome"),
-        acct("2", "Sales of Product Income", "Income", "SalesOfProductIncome"),
-        acct("3", "Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
-        acct("4", "Inventory Asset", "Other Current Asset", "Inventory"),
-        acct("5", "Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
-        acct("6", "Inventory Shrinkage", "Cost of Goods Sold", "OtherCostsOfServiceCos"),
-    ])
+    refs = resolve(
+        [
+            acct("1", "Other income", "Income", "SalesOfProductIncome"),
+            acct("2", "Sales of Product Income", "Income", "SalesOfProductIncome"),
+            acct("3", "Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+            acct("4", "Inventory Asset", "Other Current Asset", "Inventory"),
+            acct("5", "Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
+            acct("6", "Inventory Shrinkage", "Cost of Goods Sold", "OtherCostsOfServiceCos"),
+        ]
+    )
     assert (refs.income, refs.cogs, refs.asset, refs.ap, refs.adjustment) == ("2", "3", "4", "5", "6")
 
 
 def test_falls_back_to_type_and_skips_inactive() -> None:
-    refs = resolve([
-        acct("1", "Widget sales", "Income", "SalesOfProductIncome", active=False),
-        acct("2", "Gizmo sales", "Income"),
-        acct("3", "COGS", "Cost of Goods Sold"),
-        acct("4", "Stock", "Other Current Asset", "Inventory"),
-        acct("5", "AP", "Accounts Payable"),
-    ])
+    refs = resolve(
+        [
+            acct("1", "Widget sales", "Income", "SalesOfProductIncome", active=False),
+            acct("2", "Gizmo sales", "Income"),
+            acct("3", "COGS", "Cost of Goods Sold"),
+            acct("4", "Stock", "Other Current Asset", "Inventory"),
+            acct("5", "AP", "Accounts Payable"),
+        ]
+    )
     assert (refs.income, refs.cogs, refs.asset, refs.ap, refs.adjustment) == ("2", "3", "4", "5", "3")
 
 

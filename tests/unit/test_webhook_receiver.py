@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import SecretStr
 
-from streams.inbound import handle_webhook, parse_webhook_body
-from streams.inbound.notifications import WebhookPayloadError
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.webhook_signature import sign_intuit_payload
+from streams.inbound import handle_webhook, parse_webhook_body
+from streams.inbound.notifications import WebhookPayloadError
 
 # Intuit's published test vector (Java SDK WebhooksServiceTest; qbo.md 11.3).
 VECTOR_TOKEN = "b5771f19b12ddb4bcdb9f08bdc50bc63878a"
@@ -147,7 +147,7 @@ def test_cloudevents_array_with_several_realms() -> None:
         ("111", "Payment", "56", "Delete"),
     ]
     first = result.notifications[0]
-    assert first.occurred_at == datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert first.occurred_at == datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
     assert first.dedupe_key == "ce:e-1"
     assert result.notifications[1].occurred_at is None
 

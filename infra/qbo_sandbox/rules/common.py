@@ -81,7 +81,10 @@ def check_date(obj: JsonObj, key: str) -> None:
         date.fromisoformat(v)
     except ValueError:
         raise faults.validation(
-            "2010", "Request has invalid or unsupported property", f"Property Name:{key} Can not construct instance of java.util.Date from {v!r}", key
+            "2010",
+            "Request has invalid or unsupported property",
+            f"Property Name:{key} Can not construct instance of java.util.Date from {v!r}",
+            key,
         ) from None
 
 

@@ -11,7 +11,22 @@ from infra.qbo_sandbox.store import JsonObj
 
 SALES_DETAILS = frozenset({"SalesItemLineDetail", "DiscountLineDetail", "SubTotalLineDetail", "DescriptionOnly"})
 EXPENSE_DETAILS = frozenset({"ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail"})
-_LINE_KEYS = frozenset({"Id", "LineNum", "Description", "Amount", "DetailType", "LinkedTxn", "LineEx", "CustomField", "ProjectRef", "ReceivedQty", "TxnLineId", "DescriptionLineDetail"})
+_LINE_KEYS = frozenset(
+    {
+        "Id",
+        "LineNum",
+        "Description",
+        "Amount",
+        "DetailType",
+        "LinkedTxn",
+        "LineEx",
+        "CustomField",
+        "ProjectRef",
+        "ReceivedQty",
+        "TxnLineId",
+        "DescriptionLineDetail",
+    }
+)
 
 
 def _lines(obj: JsonObj) -> list[Any]:

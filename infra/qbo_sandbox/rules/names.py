@@ -15,7 +15,16 @@ from infra.qbo_sandbox.store import JsonObj
 
 DISPLAY_NAME_MAX = 500
 _NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
-_PART_LIMITS = {"Title": 16, "Suffix": 16, "GivenName": 100, "MiddleName": 100, "FamilyName": 100, "CompanyName": 100, "PrintOnCheckName": 110, "Notes": 2000}
+_PART_LIMITS = {
+    "Title": 16,
+    "Suffix": 16,
+    "GivenName": 100,
+    "MiddleName": 100,
+    "FamilyName": 100,
+    "CompanyName": 100,
+    "PrintOnCheckName": 110,
+    "Notes": 2000,
+}
 
 ACCOUNT_CLASSIFICATION = {
     "Bank": "Asset",

@@ -243,7 +243,9 @@ def _payment_links(ctx: Ctx, doc_id: str | None, payment_entity: str, doc_type: 
         return []
     out = []
     for pay in ctx.realm.table(payment_entity).values():
-        if any(l.get("TxnType") == doc_type and l.get("TxnId") == doc_id for line in pay.get("Line", []) for l in line.get("LinkedTxn", [])):
+        if any(
+            l.get("TxnType") == doc_type and l.get("TxnId") == doc_id for line in pay.get("Line", []) for l in line.get("LinkedTxn", [])
+        ):
             if payment_entity == "Payment":
                 txn_type = "Payment"
             else:
@@ -304,7 +306,9 @@ def prepare_payment(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) ->
                     Decimal(0),
                 )
             if amount > Decimal(doc["Balance"]) + already:
-                raise faults.business(f"The amount applied ({amount}) exceeds the open balance of {doc_type} {doc['Id']} ({doc['Balance']})", "Line.Amount")
+                raise faults.business(
+                    f"The amount applied ({amount}) exceeds the open balance of {doc_type} {doc['Id']} ({doc['Balance']})", "Line.Amount"
+                )
         applied += amount
     if applied > total:
         raise faults.business(f"The lines apply {applied}, more than TotalAmt {total}", "TotalAmt")
@@ -350,7 +354,9 @@ def prepare_inventory_adjustment(ctx: Ctx, obj: JsonObj, old: JsonObj | None) ->
         item = resolve(ctx, detail, "ItemRef", "Item", required=True, element="Line.ItemAdjustmentLineDetail.ItemRef")
         assert item is not None
         if item["Type"] != "Inventory":
-            raise faults.business(f"Item {item['FullyQualifiedName']} does not track quantity on hand", "Line.ItemAdjustmentLineDetail.ItemRef")
+            raise faults.business(
+                f"Item {item['FullyQualifiedName']} does not track quantity on hand", "Line.ItemAdjustmentLineDetail.ItemRef"
+            )
         if detail.get("QtyDiff") is not None:
             detail["QtyDiff"] = dec(detail["QtyDiff"], "QtyDiff")
         elif detail.get("NewQty") is not None:
