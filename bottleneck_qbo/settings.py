@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     worker_id: str = "bottleneck-qbo"
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
+    # Crash recovery: a SIGKILLed worker's partitions are held by its dead member until the session times
+    # out (Faust's default 60 s). Heartbeats run on their own task, so a slow QBO call does not expire it.
+    worker_session_timeout_s: float = Field(default=10.0, ge=6.0, description="consumer group session timeout")
+    worker_heartbeat_interval_s: float = Field(default=2.0, gt=0, description="consumer group heartbeat interval")
+    # Static group membership (KIP-345): a restarted worker with the same id takes its partitions back at
+    # once, without waiting for the session timeout. Must be unique per worker and stable across restarts
+    # (e.g. the pod or container name); empty = dynamic membership.
+    worker_instance_id: str = Field(default="", description="static consumer group member id of this worker")
     webhook_verifier_token: SecretStr = SecretStr("dev-verifier-token")
     webhook_max_body_bytes: int = 1_048_576
     cdc_poll_interval_s: float = 30.0

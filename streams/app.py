@@ -37,6 +37,9 @@ app = faust.App(
     broker_commit_every=100,
     broker_commit_interval=1.0,
     stream_wait_empty=False,
+    broker_session_timeout=settings.worker_session_timeout_s,
+    broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
+    consumer_group_instance_id=settings.worker_instance_id or None,
 )
 
 # Debezium's row topics: one per captured table. Raw bytes in, decoded by connectors.debezium.

@@ -8,7 +8,9 @@
    kafka-python consumer reading the same topics in the same run.
 3. QBO sink efficiency: a burst of customers into one realm; documents/min and requests/min against
    the limits, and the 429s QBO (the sandbox, enforcing QBO's published limits) answered.
-4. Peak resident memory of the worker (VmHWM).
+4. Crash recovery: the worker SIGKILLed and started again; seconds from the new process starting to
+   the first document committed after the kill being recorded as synced.
+5. Peak resident memory of the worker (VmHWM).
 Results are printed and written to ``bench-results/<time>.json``.
 """
 
@@ -43,6 +45,7 @@ class Figures:
     latency_rate_per_s: float = 0.0
     replay: dict[str, float] = field(default_factory=dict)
     sink: dict[str, float] = field(default_factory=dict)
+    recovery: dict[str, float] = field(default_factory=dict)
     worker_peak_rss_mb: float = 0.0
     machine: dict[str, Any] = field(default_factory=dict)
 
@@ -269,6 +272,32 @@ def sink_run(settings: Settings, conn: psycopg.Connection[Any], burst: int) -> d
     }
 
 
+def recovery_run(settings: Settings, conn: psycopg.Connection[Any]) -> dict[str, float]:
+    """SIGKILL the worker (no LeaveGroup, its partitions stay with the dead member), start a new one and
+    time "process started -> a customer committed after the kill is in QBO"."""
+    import os
+    import signal
+
+    from infra.stack.worker import Worker
+
+    company, _realm = _new_company(settings, conn, "Recovery")
+    worker = Worker(settings)
+    pid = worker.pid()
+    if pid and worker.process_alive():
+        os.kill(pid, signal.SIGKILL)
+        while worker.process_alive():
+            time.sleep(0.05)
+    customer = seed.customer(conn, company, "Recovery customer")
+    t0 = time.time()
+    worker.start()
+    synced = _wait_synced(conn, company, [("customer", customer)], timeout_s=180)
+    worker.wait_healthy()
+    return {
+        "seconds_start_to_first_sync": synced[("customer", customer)] - t0,
+        "session_timeout_s": settings.worker_session_timeout_s,
+    }
+
+
 def worker_peak_rss_mb(settings: Settings) -> float:
     from infra.stack.worker import Worker
 
@@ -289,16 +318,20 @@ def run(settings: Settings, *, documents: int, rate: float, burst: int = 400) ->
     fig.machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     wait_caught_up(settings)  # measure a worker with no backlog
     with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
-        print(f"[1/4] latency: {documents} documents at {rate:g}/s ...", flush=True)
+        print(f"[1/5] latency: {documents} documents at {rate:g}/s ...", flush=True)
         fig.latency_ms = latency_run(settings, conn, documents, rate)
         print(f"      {fig.latency_ms}", flush=True)
-        print(f"[2/4] sink efficiency: burst of {burst} customers into one realm ...", flush=True)
+        print(f"[2/5] sink efficiency: burst of {burst} customers into one realm ...", flush=True)
         fig.sink = sink_run(settings, conn, burst)
         print(f"      {fig.sink}", flush=True)
-    print("[3/4] replay from offset zero (worker restarted) ...", flush=True)
+    print("[3/5] replay from offset zero (worker restarted) ...", flush=True)
     fig.replay = replay_run(settings)
     fig.worker_peak_rss_mb = worker_peak_rss_mb(settings)
-    print("[4/4] done\n")
+    print("[4/5] crash recovery: worker SIGKILLed and restarted ...", flush=True)
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        fig.recovery = recovery_run(settings, conn)
+    print(f"      {fig.recovery}", flush=True)
+    print("[5/5] done\n")
     print(render(fig))
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
@@ -321,6 +354,9 @@ def render(f: Figures) -> str:
             f"({s['requests']:.0f} requests, {s['requests'] / s['documents']:.2f} per document: natural-key lookup + create); "
             f"QBO allows {s['limit_requests_per_min']:.0f} requests in any 60 s per realm, so the steady state is "
             f"{s['limit_requests_per_min'] / (s['requests'] / s['documents']):.0f} documents/min; 429s: {s['http_429']:.0f}",
-            f"worker peak RSS: {f.worker_peak_rss_mb:.0f} MiB",
+            f"crash recovery: worker SIGKILLed, restarted; first document synced {f.recovery.get('seconds_start_to_first_sync', 0):.1f} s "
+            f"after the new process started (target <= 10 s; session timeout {f.recovery.get('session_timeout_s', 0):g} s, "
+            "static group membership)",
+            f"worker peak RSS (before the crash drill): {f.worker_peak_rss_mb:.0f} MiB",
         ]
     )
