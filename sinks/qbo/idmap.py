@@ -30,10 +30,11 @@ class IdMapEntry:
     last_error: str | None = None
     synced_at: datetime | None = None
     line_ids: Mapping[str, str] = field(default_factory=dict)
+    generation: int = 0  # bumped when QBO lost the object and it must be created again
 
 
 _COLUMNS = (
-    "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, line_ids"
+    "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, line_ids, generation"
 )
 
 

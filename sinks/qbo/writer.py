@@ -107,7 +107,9 @@ class Writer:
                         self.realm_id,
                         p.qbo_entity,
                         payload,
-                        request_id=request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt),
+                        request_id=request_id(
+                            self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt, *self._generation()
+                        ),
                     )
                 except QboDuplicateName:
                     # QBO's default queries hide inactive names, yet they still hold the name (e.g. a
@@ -128,6 +130,13 @@ class Writer:
         obj = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
         await self._record(obj, digest)
         return WriteResult(action, qbo_id, obj)
+
+    def _generation(self) -> tuple[int, ...]:
+        """Empty for a first create (so requestids of earlier versions stay the same); the generation
+        when the object QBO had was lost and must be created anew (a repeated requestid would be
+        answered with the lost object)."""
+        gen = self.entry.generation if self.entry is not None else 0
+        return (gen,) if gen else ()
 
     def _lines_in_place(self, body: dict[str, Any], entry: IdMapEntry | None) -> dict[str, Any]:
         """Give each line the QBO Line.Id it had, so QBO updates lines instead of replacing them

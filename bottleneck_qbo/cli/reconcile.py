@@ -1,0 +1,85 @@
+"""`bottleneck-qbo reconcile`: is QBO equal to Bottleneck? Exit 0 clean, 1 differences, 2 error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from bottleneck_qbo.settings import get_settings
+
+
+def _table(rows: list[list[str]]) -> str:
+    head = ["entity", "bottleneck id", "qbo id", "field", "bottleneck", "qbo"]
+    cells = [head, *rows]
+    widths = [min(40, max(len(r[i]) for r in cells)) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{w}.{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r) for r in cells)
+
+
+def reconcile(
+    company: Annotated[int | None, typer.Option(help="only this Bottleneck company (default: every connected one)")] = None,
+    entity: Annotated[list[str] | None, typer.Option(help="entity types to check (repeatable; default: all)")] = None,
+    fix: Annotated[bool, typer.Option(help="re-drive every difference through the normal sync path")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Compare every published Bottleneck row with QBO, field by field (exit 0 clean, 1 differences, 2 error)."""
+    from bottleneck_qbo.ops.reconcile.run import Reconciler, fix_plan, prepare_fix, summary
+    from bottleneck_qbo.ops.resync import enqueue_documents
+    from sinks.qbo.auth import PostgresTokenStore
+    from sinks.qbo.client import QboClient
+    from streams.processors.registry import REGISTRY
+
+    s = get_settings()
+
+    async def go() -> object:
+        qbo = QboClient.from_settings(s, PostgresTokenStore(s.postgres_dsn))
+        try:
+            rec = Reconciler(s.postgres_dsn, qbo, REGISTRY)
+            companies = rec.companies(company)
+            processors = rec.processors(entity)
+            total = rec.count(companies, processors)
+            # progress on stderr: stdout carries the report (and --json must stay parseable)
+            with typer.progressbar(length=total, label="comparing with QuickBooks", file=sys.stderr) as bar:
+                rec.progress = bar.update
+                return await rec.run(company, entity)
+        finally:
+            await qbo.aclose()
+
+    try:
+        report = asyncio.run(go())
+    except ValueError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # any failure to read either side: say so, exit 2 (not "differences")
+        typer.secho(f"reconcile failed: {type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    from bottleneck_qbo.ops.reconcile.run import Report
+
+    assert isinstance(report, Report)
+    queued = 0
+    if fix and not report.clean:
+        prepare_fix(s.postgres_dsn, report, REGISTRY)
+        refs = fix_plan(report)
+        queued = enqueue_documents(s.kafka_bootstrap, s.documents_topic, refs, origin="reconcile")
+    if as_json:
+        out = summary(report)
+        out["queued"] = queued
+        typer.echo(json.dumps(out, default=str, indent=2))
+    else:
+        checked = sum(c.checked for c in report.companies)
+        if report.clean:
+            typer.echo(f"clean: {checked} Bottleneck row(s) of {len(report.companies)} company(ies) match QuickBooks")
+        else:
+            typer.echo(_table([d.as_row() for d in report.differences]))
+            typer.echo(f"\n{len(report.differences)} difference(s) in {checked} row(s)")
+        if queued:
+            typer.echo(f"--fix queued {queued} document(s) for the worker; run reconcile again once it has caught up")
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reconcile)

@@ -1,0 +1,1 @@
+"""Compare Bottleneck with QBO (``run``: the reading and the plan; ``diff``: the pure comparison)."""
