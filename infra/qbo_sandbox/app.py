@@ -20,7 +20,7 @@ from aiohttp import web
 
 from infra.qbo_sandbox import batch as batch_mod
 from infra.qbo_sandbox import cdc as cdc_mod
-from infra.qbo_sandbox import faults, jsonio
+from infra.qbo_sandbox import faults, jsonio, tax
 from infra.qbo_sandbox import query as query_mod
 from infra.qbo_sandbox.clock import Clock
 from infra.qbo_sandbox.config import SandboxConfig
@@ -69,14 +69,15 @@ class Sandbox:
             if realm_id not in self.store.realms:
                 self.create_realm(realm_id, None)
 
-    def create_realm(self, realm_id: str | None, name: str | None) -> Realm:
+    def create_realm(self, realm_id: str | None, name: str | None, settings: dict[str, Any] | None = None) -> Realm:
         realm_id = realm_id or str(9_130_000_000_000_000 + secrets.randbelow(10**15))
         if realm_id in self.store.realms:
             raise ValueError(f"realm {realm_id} already exists")
-        realm = Realm(realm_id, name or f"Sandbox Company {realm_id}")
+        realm = Realm(realm_id, name or f"Sandbox Company {realm_id}", settings=dict(settings or {}))
         engine = Engine(Ctx(realm, self.clock))
         for acct in SEED_ACCOUNTS:
             engine.create("Account", dict(acct))
+        tax.seed(realm, self.clock.meta_ts())
         self.store.realms[realm_id] = realm
         self.store.save_realm(realm, everything=True)
         return realm

@@ -56,9 +56,20 @@ def render(entity: str, obj: JsonObj) -> JsonObj:
     return out
 
 
+def drop_empty(value: Any) -> Any:
+    """Empty strings for optional scalars are absent, as QBO reads them: widely used clients (python-quickbooks)
+    send ``"TxnDate": ""`` for every field they have not set."""
+    if isinstance(value, dict):
+        return {k: drop_empty(v) for k, v in value.items() if v != ""}
+    if isinstance(value, list):
+        return [drop_empty(v) for v in value]
+    return value
+
+
 def _check_body(entity: str, body: Any) -> JsonObj:
     if not isinstance(body, dict):
         raise faults.validation("2010", "Request has invalid or unsupported property", f"The request body must be a {entity} object")
+    body = drop_empty(body)
     known = KNOWN_PROPERTIES[entity]
     for key in body:
         if key not in known:

@@ -10,6 +10,9 @@ TRANSACTIONS = ("Estimate", "Invoice", "PurchaseOrder", "Bill", "Payment", "Bill
 ENTITIES = NAME_LISTS + TRANSACTIONS
 
 RESOURCE_TO_ENTITY = {e.lower(): e for e in ENTITIES}
+# Answered by queries only (the sandbox seeds them per realm's region; infra/qbo_sandbox/tax.py).
+TAX_LISTS = ("TaxCode", "TaxRate")
+QUERYABLE = ENTITIES + TAX_LISTS
 
 VOIDABLE = frozenset({"Invoice", "Payment", "BillPayment"})
 DELETABLE = frozenset(TRANSACTIONS)
@@ -369,7 +372,6 @@ READ_ONLY = frozenset(
         "HomeBalance",
         "CurrentBalance",
         "CurrentBalanceWithSubAccounts",
-        "POStatus",
     }
 )
 
