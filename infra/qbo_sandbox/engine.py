@@ -10,7 +10,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from infra.qbo_sandbox import faults
+from infra.qbo_sandbox import faults, schema_facts
 from infra.qbo_sandbox.rules import items, names, txns
 from infra.qbo_sandbox.rules.common import DELETED_SUFFIX, Change, Ctx
 from infra.qbo_sandbox.schema import DELETABLE, KNOWN_PROPERTIES, NAME_LISTS, READ_ONLY, VOIDABLE
@@ -74,6 +74,11 @@ def _check_body(entity: str, body: Any) -> JsonObj:
     for key in body:
         if key not in known:
             raise faults.unknown_property(entity, key)
+    nested = schema_facts.unknown_keys(entity, body)
+    if nested:
+        # QBO's JSON binding refuses an unknown key at any depth (e.g. a misplaced AccountRef on a line)
+        path = nested[0]
+        raise faults.unknown_property(path.rsplit(".", 1)[0].split("[")[0].rsplit(".", 1)[-1], path.rsplit(".", 1)[-1])
     return body
 
 

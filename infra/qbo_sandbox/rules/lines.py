@@ -5,28 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from infra.qbo_sandbox import faults
+from infra.qbo_sandbox import faults, schema_facts
 from infra.qbo_sandbox.rules.common import Ctx, dec, max_len, money, resolve
 from infra.qbo_sandbox.store import JsonObj
 
 SALES_DETAILS = frozenset({"SalesItemLineDetail", "DiscountLineDetail", "SubTotalLineDetail", "DescriptionOnly"})
 EXPENSE_DETAILS = frozenset({"ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail"})
-_LINE_KEYS = frozenset(
-    {
-        "Id",
-        "LineNum",
-        "Description",
-        "Amount",
-        "DetailType",
-        "LinkedTxn",
-        "LineEx",
-        "CustomField",
-        "ProjectRef",
-        "ReceivedQty",
-        "TxnLineId",
-        "DescriptionLineDetail",
-    }
-)
+# Line keys other than the detail objects, from Intuit's XSD (schema_facts).
+_LINE_KEYS = frozenset(k for k in schema_facts.fields_of("Line") if not k.endswith("Detail")) | {"DescriptionLineDetail"}
 
 
 def _lines(obj: JsonObj) -> list[Any]:
