@@ -10,7 +10,8 @@ A realm has a country and, for the US, an automated-sales-tax (AST) flag, set wh
 - Non-US: every sales and purchase line needs a ``TaxCodeRef`` naming one of the realm's numbered tax
   codes, else fault 6000 "Make sure all your transactions have a GST/HST rate" (VAT for GB, GST for AU).
   Tax is computed per line from its code's rate; ``GlobalTaxCalculation`` TaxExcluded (default) adds it to
-  ``TotalAmt``, TaxInclusive takes it out of the line amounts, NotApplicable computes none.
+  ``TotalAmt``, TaxInclusive takes it out of the line amounts, NotApplicable computes none. A US realm
+  ignores ``GlobalTaxCalculation`` (choice: widely used clients send it on every document).
 - Rounding: tax per document, half-up to the cent (QBO's own rounding is UNCONFIRMED, §12).
 """
 
@@ -117,8 +118,11 @@ def check_lines(ctx: Ctx, obj: JsonObj) -> None:
         elif ctx.realm.get("TaxCode", code) is None:
             raise faults.invalid_ref(f"Line.{dt}.TaxCodeRef", code, "no TaxCode with this Id")
     gtc = obj.get("GlobalTaxCalculation")
-    if gtc is not None and (cfg["country"] == "US" or gtc not in GLOBAL_TAX):
+    if gtc is not None and gtc not in GLOBAL_TAX:
         raise faults.bad_enum("GlobalTaxCalculation", gtc)
+    if cfg["country"] == "US":
+        # non-US only; US companies ignore it (python-quickbooks sends TaxExcluded on every sales document)
+        obj.pop("GlobalTaxCalculation", None)
 
 
 def _rate_of(ctx: Ctx, code: str) -> tuple[str, Decimal]:
