@@ -1,9 +1,11 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.fixtures.sandbox, then requested by name)
 """The sandbox accepts what real clients send and refuses what QBO refuses (issue 13), and models sales tax."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from tests.fixtures.sandbox import (  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.integration
 
 
-def _api(sandbox: SandboxServer, **tax: object) -> Iterator[QboHttp]:
+def _api(sandbox: SandboxServer, **tax: Any) -> Iterator[QboHttp]:
     client = sandbox.create_realm(**tax).client()
     try:
         yield client

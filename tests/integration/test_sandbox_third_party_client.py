@@ -15,17 +15,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from intuitlib.client import AuthClient
-from quickbooks import QuickBooks
-from quickbooks.batch import batch_create
-from quickbooks.cdc import change_data_capture
-from quickbooks.exceptions import QuickbooksException
-from quickbooks.objects.account import Account
-from quickbooks.objects.customer import Customer
-from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
-from quickbooks.objects.invoice import Invoice
-from quickbooks.objects.item import Item
-from quickbooks.objects.payment import Payment, PaymentLine
+from intuitlib.client import AuthClient  # type: ignore[import-untyped]
+from quickbooks import QuickBooks  # type: ignore[import-untyped]
+from quickbooks.batch import batch_create  # type: ignore[import-untyped]
+from quickbooks.cdc import change_data_capture  # type: ignore[import-untyped]
+from quickbooks.exceptions import QuickbooksException  # type: ignore[import-untyped]
+from quickbooks.objects.account import Account  # type: ignore[import-untyped]
+from quickbooks.objects.customer import Customer  # type: ignore[import-untyped]
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail  # type: ignore[import-untyped]
+from quickbooks.objects.invoice import Invoice  # type: ignore[import-untyped]
+from quickbooks.objects.item import Item  # type: ignore[import-untyped]
+from quickbooks.objects.payment import Payment, PaymentLine  # type: ignore[import-untyped]
 
 from tests.fixtures.sandbox import RealmInfo, SandboxServer, qbo_realm, qbo_sandbox  # noqa: F401  (fixtures)
 

@@ -45,24 +45,20 @@ DAY = date(2026, 12, 1)
 
 
 def _item(**kw: Any) -> bn.Item:
-    return bn.Item(
-        **(
-            {
-                "id": 3,
-                "company_id": 1,
-                "sku": "WID-1",
-                "name": "Widget",
-                "kind": "inventory",
-                "sales_price": D("12.5"),
-                "purchase_cost": D(4),
-            }
-            | kw
-        )
-    )
+    base = {
+        "id": 3,
+        "company_id": 1,
+        "sku": "WID-1",
+        "name": "Widget",
+        "kind": "inventory",
+        "sales_price": D("12.5"),
+        "purchase_cost": D(4),
+    }
+    return bn.Item.model_validate(base | kw)
 
 
 def _payloads(refs: StaticRefs) -> list[tuple[str, dict[str, Any]]]:
-    addr = {"line1": "1 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"}
+    addr = bn.Address.model_validate({"line1": "1 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"})
     sales = [
         bn.SalesLine(
             id=11, line_no=1, item_id=3, lot_id=4, quantity=D(2), unit_price=D("10.005"), description="lot", item_kind="inventory"
