@@ -112,6 +112,7 @@ class SalesLine(Row):
     description: str | None = None
     quantity: Decimal
     unit_price: Decimal
+    item_kind: ItemKind | None = None  # joined from items on load: picks the line's tax code (mappers/tax.py)
 
 
 class SalesOrder(Row):
@@ -151,6 +152,7 @@ class PurchaseLine(Row):
     description: str | None = None
     quantity: Decimal
     unit_cost: Decimal
+    item_kind: ItemKind | None = None  # joined from items on load: picks the line's tax code (mappers/tax.py)
 
 
 class PurchaseOrder(Row):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from mappers.tax import TaxSettings
+
 CENT = Decimal("0.01")
 
 # QBO field limits (reference/qbo.md section 12).
@@ -53,6 +55,9 @@ class Refs(Protocol):
     @property
     def accounts(self) -> AccountRefs: ...
 
+    @property
+    def tax(self) -> TaxSettings: ...
+
     def qbo_id(self, entity_type: str, local_id: int) -> str: ...
 
     def qbo_id_or_none(self, entity_type: str, local_id: int) -> str | None: ...
@@ -67,6 +72,7 @@ class StaticRefs:
     accounts: AccountRefs
     ids: Mapping[tuple[str, int], str] = field(default_factory=dict)
     line_ids: Mapping[tuple[str, int], Mapping[str, str]] = field(default_factory=dict)
+    tax: TaxSettings = field(default_factory=TaxSettings)  # the company's sales-tax settings (mappers/tax.py)
 
     def qbo_id(self, entity_type: str, local_id: int) -> str:
         found = self.ids.get((entity_type, local_id))

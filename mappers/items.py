@@ -54,6 +54,9 @@ def item_to_qbo(item: bn.Item, refs: Refs) -> dict[str, Any]:
             UnitPrice=sales,
             Active=item.is_active,
             IncomeAccountRef=q.Ref(value=acc.income),
+            # QBO refuses an item without an expense account on purchase-order and bill lines, and
+            # Bottleneck buys services too: cost of the bought service goes to the realm's COGS account
+            ExpenseAccountRef=q.Ref(value=acc.cogs),
         )
     elif item.kind == "non_tracking":
         model = q.Item(

@@ -7,7 +7,7 @@ from typing import Any
 from mappers import bottleneck as bn
 from mappers import qbo as q
 from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
-from mappers.sales import line_item_ref
+from mappers.sales import line_item_ref, tax_code_ref
 
 
 def _line(entity: str, doc_id: int, line: bn.PurchaseLine, refs: Refs, linked: list[q.Link] | None) -> q.ExpenseLine:
@@ -15,7 +15,10 @@ def _line(entity: str, doc_id: int, line: bn.PurchaseLine, refs: Refs, linked: l
         Amount=amount(line.quantity, line.unit_cost),
         Description=check_len(entity, doc_id, f"line {line.line_no} description", line.description, MAX_DESCRIPTION),
         ItemBasedExpenseLineDetail=q.ItemExpenseDetail(
-            ItemRef=line_item_ref(refs, line.item_id, line.lot_id), Qty=price(line.quantity), UnitPrice=price(line.unit_cost)
+            ItemRef=line_item_ref(refs, line.item_id, line.lot_id),
+            Qty=price(line.quantity),
+            UnitPrice=price(line.unit_cost),
+            TaxCodeRef=tax_code_ref(refs, "purchase", entity, doc_id, line.item_id, line.item_kind),
         ),
         LinkedTxn=linked,
     )

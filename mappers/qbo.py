@@ -105,6 +105,7 @@ class SalesItemDetail(QboModel):
     ItemRef: Ref
     Qty: Decimal
     UnitPrice: Decimal
+    TaxCodeRef: Ref | None = None
 
 
 class SalesLine(QboModel):
@@ -119,6 +120,7 @@ class ItemExpenseDetail(QboModel):
     ItemRef: Ref
     Qty: Decimal
     UnitPrice: Decimal
+    TaxCodeRef: Ref | None = None
 
 
 class ExpenseLine(QboModel):

@@ -7,6 +7,7 @@ from typing import Any
 from mappers import bottleneck as bn
 from mappers import qbo as q
 from mappers.common import MAX_DESCRIPTION, MAX_PRIVATE_NOTE, MappingError, Refs, amount, check_doc_number, check_len, price
+from mappers.tax import Side
 
 
 def line_item_ref(refs: Refs, item_id: int, lot_id: int | None) -> q.Ref:
@@ -14,6 +15,11 @@ def line_item_ref(refs: Refs, item_id: int, lot_id: int | None) -> q.Ref:
     if lot_id is not None:
         return q.Ref(value=refs.qbo_id("lot", lot_id))
     return q.Ref(value=refs.qbo_id("item", item_id))
+
+
+def tax_code_ref(refs: Refs, side: Side, entity: str, doc_id: int, item_id: int, item_kind: str | None) -> q.Ref | None:
+    code = refs.tax.line_code(side, entity, doc_id, item_id, item_kind)
+    return q.Ref(value=code) if code else None
 
 
 def sales_lines(entity: str, doc_id: int, lines: list[bn.SalesLine], refs: Refs) -> list[q.SalesLine]:
@@ -29,6 +35,7 @@ def sales_lines(entity: str, doc_id: int, lines: list[bn.SalesLine], refs: Refs)
                     ItemRef=line_item_ref(refs, line.item_id, line.lot_id),
                     Qty=price(line.quantity),
                     UnitPrice=price(line.unit_price),
+                    TaxCodeRef=tax_code_ref(refs, "sales", entity, doc_id, line.item_id, line.item_kind),
                 ),
             )
         )

@@ -12,6 +12,7 @@ from bottleneck_qbo.cli import reconcile as _reconcile
 from bottleneck_qbo.cli import sandbox as _sandbox
 from bottleneck_qbo.cli import stack as _stack
 from bottleneck_qbo.cli import sync as _sync
+from bottleneck_qbo.cli import tax as _tax
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(_stack.app, name="stack", help="Start, stop and inspect the local stack.")
@@ -19,6 +20,7 @@ _sandbox.register(app)
 _sync.register(app)
 _demo.register(app)
 _reconcile.register(app)
+_tax.register(app)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from infra.qbo_sandbox import batch as batch_mod
 from infra.qbo_sandbox import cdc as cdc_mod
-from infra.qbo_sandbox import faults, jsonio
+from infra.qbo_sandbox import faults, jsonio, tax
 from infra.qbo_sandbox import query as query_mod
 from infra.qbo_sandbox.clock import Clock
 from infra.qbo_sandbox.config import SandboxConfig
@@ -69,14 +69,15 @@ class Sandbox:
             if realm_id not in self.store.realms:
                 self.create_realm(realm_id, None)
 
-    def create_realm(self, realm_id: str | None, name: str | None) -> Realm:
+    def create_realm(self, realm_id: str | None, name: str | None, settings: dict[str, Any] | None = None) -> Realm:
         realm_id = realm_id or str(9_130_000_000_000_000 + secrets.randbelow(10**15))
         if realm_id in self.store.realms:
             raise ValueError(f"realm {realm_id} already exists")
-        realm = Realm(realm_id, name or f"Sandbox Company {realm_id}")
+        realm = Realm(realm_id, name or f"Sandbox Company {realm_id}", settings=dict(settings or {}))
         engine = Engine(Ctx(realm, self.clock))
         for acct in SEED_ACCOUNTS:
             engine.create("Account", dict(acct))
+        tax.seed(realm, self.clock.meta_ts())
         self.store.realms[realm_id] = realm
         self.store.save_realm(realm, everything=True)
         return realm
@@ -389,6 +390,29 @@ async def token(request: web.Request) -> web.Response:
     return await request.app[STATE_KEY].oauth.token_endpoint(request)
 
 
+async def discovery(request: web.Request) -> web.Response:
+    """Intuit's OpenID discovery document (reference §13 A7 field names), pointing at this sandbox: OAuth
+    clients that read their endpoints from it (intuit-oauth's ``environment=<discovery URL>``) then use
+    the sandbox's token endpoint."""
+    base = f"{request.scheme}://{request.host}"
+    return web.json_response(
+        {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/connect/oauth2",
+            "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
+            "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
+            "revocation_endpoint": f"{base}/oauth2/v1/tokens/revoke",
+            "jwks_uri": f"{base}/oauth2/v1/keys",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "profile", "address", "phone", "com.intuit.quickbooks.accounting"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "claims_supported": ["aud", "exp", "iat", "iss", "realmid", "sub"],
+        }
+    )
+
+
 def create_app(config: SandboxConfig) -> web.Application:
     from infra.qbo_sandbox import control
 
@@ -407,6 +431,8 @@ def create_app(config: SandboxConfig) -> web.Application:
     app.on_cleanup.append(on_cleanup)
     base = "/v3/company/{realm}"
     app.router.add_post("/oauth2/v1/tokens/bearer", token)
+    app.router.add_get("/.well-known/openid_sandbox_configuration", discovery)
+    app.router.add_get("/.well-known/openid_configuration", discovery)
     app.router.add_get(base + "/query", api(query_handler))
     app.router.add_post(base + "/query", api(query_handler))
     app.router.add_post(base + "/batch", api(batch_handler))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from infra.qbo_sandbox import tax
 from infra.qbo_sandbox.injection import FaultSpec
 from infra.qbo_sandbox.limits import Limits
 from infra.qbo_sandbox.webhooks import Target
@@ -15,6 +17,10 @@ from infra.qbo_sandbox.webhooks import Target
 class RealmRequest(BaseModel):
     realm_id: str | None = None
     name: str | None = None
+    # Region and sales tax (infra/qbo_sandbox/tax.py); only used when the realm is created.
+    country: str = Field(default="US", min_length=2, max_length=2)
+    automated_sales_tax: bool = False
+    tax_rate: Decimal = Field(default=Decimal("8.25"), ge=0, le=100)
 
 
 class LimitsRequest(BaseModel):
@@ -69,14 +75,20 @@ async def create_realm(request: web.Request) -> web.Response:
     # Idempotent: an existing realm is reused (its data kept) and gets a fresh token pair, so a
     # "connect" can be repeated against a sandbox that persists its state.
     existing = sb.store.realms.get(body.realm_id) if body.realm_id else None
-    realm = existing or sb.create_realm(body.realm_id, body.name)
+    settings = {"country": body.country.upper(), "automated_sales_tax": body.automated_sales_tax, "tax_rate": str(body.tax_rate)}
+    realm = existing or sb.create_realm(body.realm_id, body.name, settings)
     tokens = sb.oauth.issue(realm.realm_id)
-    return web.json_response({"realm_id": realm.realm_id, "name": realm.name, "created": existing is None, **tokens})
+    return web.json_response({"realm_id": realm.realm_id, "name": realm.name, "created": existing is None, **_realm_tax(realm), **tokens})
+
+
+def _realm_tax(realm: Any) -> dict[str, Any]:
+    s = tax.settings(realm)
+    return {"country": s["country"], "automated_sales_tax": s["automated_sales_tax"], "tax_rate": str(s["tax_rate"])}
 
 
 async def list_realms(request: web.Request) -> web.Response:
     sb = _state(request)
-    return web.json_response({"realms": [{"realm_id": r.realm_id, "name": r.name} for r in sb.store.realms.values()]})
+    return web.json_response({"realms": [{"realm_id": r.realm_id, "name": r.name, **_realm_tax(r)} for r in sb.store.realms.values()]})
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from infra.qbo_sandbox import faults
+from infra.qbo_sandbox import faults, schema_facts
 from infra.qbo_sandbox.rules import items, names, txns
 from infra.qbo_sandbox.rules.common import DELETED_SUFFIX, Change, Ctx
 from infra.qbo_sandbox.schema import DELETABLE, KNOWN_PROPERTIES, NAME_LISTS, READ_ONLY, VOIDABLE
@@ -56,13 +56,29 @@ def render(entity: str, obj: JsonObj) -> JsonObj:
     return out
 
 
+def drop_empty(value: Any) -> Any:
+    """Empty strings for optional scalars are absent, as QBO reads them: widely used clients (python-quickbooks)
+    send ``"TxnDate": ""`` for every field they have not set."""
+    if isinstance(value, dict):
+        return {k: drop_empty(v) for k, v in value.items() if v != ""}
+    if isinstance(value, list):
+        return [drop_empty(v) for v in value]
+    return value
+
+
 def _check_body(entity: str, body: Any) -> JsonObj:
     if not isinstance(body, dict):
         raise faults.validation("2010", "Request has invalid or unsupported property", f"The request body must be a {entity} object")
+    body = drop_empty(body)
     known = KNOWN_PROPERTIES[entity]
     for key in body:
         if key not in known:
             raise faults.unknown_property(entity, key)
+    nested = schema_facts.unknown_keys(entity, body)
+    if nested:
+        # QBO's JSON binding refuses an unknown key at any depth (e.g. a misplaced AccountRef on a line)
+        path = nested[0]
+        raise faults.unknown_property(path.rsplit(".", 1)[0].split("[")[0].rsplit(".", 1)[-1], path.rsplit(".", 1)[-1])
     return body
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from infra.qbo_sandbox import faults
 from infra.qbo_sandbox.clock import parse_ts
 from infra.qbo_sandbox.engine import render
-from infra.qbo_sandbox.schema import ENTITIES, NAME_LISTS
+from infra.qbo_sandbox.schema import NAME_LISTS, QUERYABLE
 from infra.qbo_sandbox.store import JsonObj, Realm
 
 DEFAULT_MAX_RESULTS = 100
@@ -170,7 +170,7 @@ class _Parser:
             raise faults.query_error(f"Only SELECT * and SELECT COUNT(*) are supported, found {tok[1] if tok else 'nothing'!r}")
         self.expect_keyword("from")
         kind, entity = self.next("an entity name")
-        if kind != "word" or entity not in ENTITIES:
+        if kind != "word" or entity not in QUERYABLE:
             raise faults.query_error(f"Invalid entity name {entity!r} (entity names are case-sensitive)")
         q = Query(entity, count)
         if self.keyword("where"):
@@ -313,7 +313,8 @@ def select(realm: Realm, q: Query, tz: timezone) -> list[JsonObj]:
     rows = list(realm.table(q.entity).values())
     if q.entity in NAME_LISTS and not any(c.prop == "Active" for c in q.where):
         rows = [r for r in rows if r.get("Active", True)]
-    rows = [r for r in rows if all(_matches(r, c, tz) for c in q.where)]
+    # filters see the object as QBO shows it (an inactive name reads "Name (deleted)")
+    rows = [r for r in rows if all(_matches(render(q.entity, r), c, tz) for c in q.where)]
     order = q.order or [("Id", False)]
     for prop, desc in reversed(order):
         rows.sort(key=lambda r: _sort_key(_get(r, prop)), reverse=desc)

@@ -30,6 +30,8 @@ class Realm:
     # What changed since the last save (persistence writes only these rows).
     dirty: set[tuple[str, str]] = field(default_factory=set)
     dirty_request_ids: set[str] = field(default_factory=set)
+    # The company's region and sales-tax setup (infra/qbo_sandbox/tax.py): country, automated_sales_tax, tax_rate.
+    settings: JsonObj = field(default_factory=dict)
 
     def table(self, entity: str) -> dict[str, JsonObj]:
         return self.entities.setdefault(entity, {})
@@ -97,6 +99,9 @@ class Store:
             self.realms[realm_id].table(entity)[oid] = jsonio.loads(body)
         for realm_id, entity, oid, ts in db.execute("select realm_id, entity, id, ts from tombstones"):
             self.realms[realm_id].tombstones.setdefault(entity, {})[oid] = ts
+        for realm_id, body in db.execute("select realm_id, body from realm_settings"):
+            if realm_id in self.realms:
+                self.realms[realm_id].settings = jsonio.loads(body)
         for realm_id, rid, status, body in db.execute("select realm_id, rid, status, body from request_ids"):
             self.realms[realm_id].request_ids[rid] = {"status": int(status), "body": body}
         row = db.execute("select value from oauth where key = 'state'").fetchone()
@@ -114,6 +119,7 @@ class Store:
             "insert or replace into realms values (?, ?, ?, ?)",
             (realm.realm_id, realm.name, jsonio.dumps(realm.next_ids), jsonio.dumps(realm.doc_seq)),
         )
+        db.execute("insert or replace into realm_settings values (?, ?)", (realm.realm_id, jsonio.dumps(realm.settings)))
         keys = {(e, i) for e, table in realm.entities.items() for i in table} if everything else realm.dirty
         for entity, oid in keys:
             obj = realm.get(entity, oid)
@@ -140,7 +146,7 @@ class Store:
         self.realms.clear()
         self.oauth = OAuthState()
         if self._db is not None:
-            for table in ("realms", "objects", "tombstones", "request_ids", "oauth"):
+            for table in ("realms", "realm_settings", "objects", "tombstones", "request_ids", "oauth"):
                 self._db.execute(f"delete from {table}")
             self._db.commit()
 
@@ -155,5 +161,6 @@ create table if not exists realms (realm_id text primary key, name text not null
 create table if not exists objects (realm_id text, entity text, id text, body text not null, primary key (realm_id, entity, id));
 create table if not exists tombstones (realm_id text, entity text, id text, ts text not null, primary key (realm_id, entity, id));
 create table if not exists request_ids (realm_id text, rid text, status integer not null, body text not null, primary key (realm_id, rid));
+create table if not exists realm_settings (realm_id text primary key, body text not null);
 create table if not exists oauth (key text primary key, value text not null);
 """

@@ -32,7 +32,13 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     return json.dumps(_canonical(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# Computed by QBO, never owned by Bottleneck: with automated sales tax QBO adds the tax it computes to
+# TotalAmt, so a hash (or comparison) including them would fight QBO forever.
+QBO_COMPUTED = frozenset({"TxnTaxDetail", "TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "TotalTax"})
+
+
 def payload_hash(payload: Mapping[str, Any], *, exclude: Iterable[str] = ()) -> str:
-    """sha256 hex of the canonical JSON, leaving out top-level keys in ``exclude`` (create-only fields)."""
-    skip = set(exclude)
+    """sha256 hex of the canonical JSON, leaving out top-level keys in ``exclude`` (create-only fields)
+    and the totals QBO computes (``QBO_COMPUTED``)."""
+    skip = set(exclude) | QBO_COMPUTED
     return hashlib.sha256(canonical_json({k: v for k, v in payload.items() if k not in skip}).encode()).hexdigest()

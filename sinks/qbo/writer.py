@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from streams.engine.processor import Processor
 
 REMOVED = ("voided", "deleted")
+DELETED_SUFFIX = " (deleted)"
 
 
 class StaleRestart(Exception):
@@ -160,6 +161,9 @@ class Writer:
         if not key or not isinstance(value, str):
             return None
         extra = " and Active = false" if inactive else ""
+        if inactive:
+            # QBO shows (and matches) an inactive name-list object as "Name (deleted)"
+            value = f"{value}{DELETED_SUFFIX}"
         rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}{extra}")
         for row in rows:
             if _same_kind(payload, row) and p.matches(self.doc, payload, row):

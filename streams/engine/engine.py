@@ -21,6 +21,8 @@ from pydantic import ValidationError
 
 from mappers.bottleneck import Company
 from mappers.common import MappingError, StaticRefs
+from mappers.tax import US_DEFAULT, TaxSettings
+from sinks.qbo import tax_settings
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import (
     QboAuthError,
@@ -124,6 +126,7 @@ class SyncEngine:
             company_id = gone.company_id
         ref = ref.model_copy(update={"company_id": company_id})
         # the company's connection and the document come from the same snapshot
+        tax = US_DEFAULT
         async with self.source.snapshot() as db:
             row = await db.one("select id, name, qbo_realm_id, qbo_sync_mode from companies where id = %s", (company_id,))
             company = Company.model_validate(row) if row else None
@@ -134,6 +137,7 @@ class SyncEngine:
                 skip = SkipReason.MANUAL_MODE, f"company {company_id} syncs manually; publish it to send it"
             else:
                 doc = await p.load(db, ref.local_id)
+                tax = await tax_settings.load(db, company_id)
         if skip is not None or company is None or company.qbo_realm_id is None:
             why, reason = skip or (SkipReason.NO_REALM, "no realm")
             log.info("skip %s: %s", ref, reason)
@@ -204,7 +208,7 @@ class SyncEngine:
 
             if synced_now:
                 present = await self.idmap.many(company_id, [(d.entity_type, d.local_id) for d in deps])
-            refs = await self._refs(realm, present)
+            refs = await self._refs(realm, present, tax)
             result = await p.write(Writer(doc=doc, **writer_args), doc, refs)  # type: ignore[arg-type]
             outcome = await self._done(ref, p, result, was_parked)
             if result.wrote:
@@ -247,11 +251,11 @@ class SyncEngine:
         for follow in await p.after_sync(doc, result.qbo_object or {}):
             await self._sync(follow.model_copy(update={"company_id": company_id, "forced": True}), as_dependency=True, path=path)
 
-    async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry]) -> StaticRefs:
+    async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry], tax: TaxSettings = US_DEFAULT) -> StaticRefs:
         accounts = await self.accounts.for_realm(realm)
         ids = {k: e.qbo_id for k, e in entries.items() if e.qbo_id and e.realm_id == realm and e.status not in ("voided", "deleted")}
         lines = {k: e.line_ids for k, e in entries.items() if e.line_ids}
-        return StaticRefs(accounts=accounts, ids=ids, line_ids=lines)  # type: ignore[arg-type]
+        return StaticRefs(accounts=accounts, ids=ids, line_ids=lines, tax=tax)  # type: ignore[arg-type]
 
     async def _done(self, ref: DocRef, p: Processor[Any], result: WriteResult, was_parked: bool) -> SyncOutcome:
         # only a parked document can have dependants waiting on it (they wait because it failed)

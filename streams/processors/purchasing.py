@@ -31,8 +31,9 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
         if head is None:
             return None
         lines = await db.all(
-            "select id, line_no, item_id, description, quantity, unit_cost from purchase_order_lines "
-            "where purchase_order_id = %s order by line_no",
+            "select l.id, l.line_no, l.item_id, l.description, l.quantity, l.unit_cost, "
+            "(select i.kind from items i where i.id = l.item_id) as item_kind from purchase_order_lines l "
+            "where l.purchase_order_id = %s order by l.line_no",
             (local_id,),
         )
         billed = await db.one("select exists (select 1 from bills where purchase_order_id = %s and status <> 'draft') as x", (local_id,))
@@ -82,7 +83,7 @@ class BillProcessor(Processor[bn.Bill]):
             return None
         lines = await db.all(
             "select bl.id, bl.line_no, bl.item_id, bl.lot_id, bl.purchase_order_line_id, bl.description, bl.quantity, bl.unit_cost, "
-            "pol.purchase_order_id as linked_purchase_order_id "
+            "pol.purchase_order_id as linked_purchase_order_id, (select i.kind from items i where i.id = bl.item_id) as item_kind "
             "from bill_lines bl left join purchase_order_lines pol on pol.id = bl.purchase_order_line_id "
             "where bl.bill_id = %s order by bl.line_no",
             (local_id,),

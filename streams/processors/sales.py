@@ -16,7 +16,11 @@ from streams.processors._common import dep, insert, line_item_deps, quantity_ref
 from streams.processors.items import sample_item, sample_lot
 from streams.processors.parties import CustomerProcessor
 
-_LINES = "select id, line_no, item_id, lot_id, description, quantity, unit_price from {table} where {fk} = %s order by line_no"
+# item_kind picks the line's tax code (mappers/tax.py)
+_LINES = (
+    "select l.id, l.line_no, l.item_id, l.lot_id, l.description, l.quantity, l.unit_price, "
+    "(select i.kind from items i where i.id = l.item_id) as item_kind from {table} l where l.{fk} = %s order by l.line_no"
+)
 
 
 async def _sample_lines(conn: Any, table: str, fk: str, doc_id: int, company_id: int) -> None:

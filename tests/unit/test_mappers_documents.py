@@ -84,6 +84,8 @@ def test_item_kinds() -> None:
         "UnitPrice": D("-5"),
         "Active": True,
         "IncomeAccountRef": {"value": "79"},
+        # QBO refuses items without an expense account on purchase lines (issue 13)
+        "ExpenseAccountRef": {"value": "80"},
     }
     non = item_to_qbo(_item(kind="non_tracking"), REFS)
     assert non["Type"] == "NonInventory" and non["PurchaseCost"] == D(4) and non["ExpenseAccountRef"] == {"value": "80"}

@@ -5,28 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from infra.qbo_sandbox import faults
+from infra.qbo_sandbox import faults, schema_facts
 from infra.qbo_sandbox.rules.common import Ctx, dec, max_len, money, resolve
 from infra.qbo_sandbox.store import JsonObj
 
 SALES_DETAILS = frozenset({"SalesItemLineDetail", "DiscountLineDetail", "SubTotalLineDetail", "DescriptionOnly"})
 EXPENSE_DETAILS = frozenset({"ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail"})
-_LINE_KEYS = frozenset(
-    {
-        "Id",
-        "LineNum",
-        "Description",
-        "Amount",
-        "DetailType",
-        "LinkedTxn",
-        "LineEx",
-        "CustomField",
-        "ProjectRef",
-        "ReceivedQty",
-        "TxnLineId",
-        "DescriptionLineDetail",
-    }
-)
+# Line keys other than the detail objects, from Intuit's XSD (schema_facts).
+_LINE_KEYS = frozenset(k for k in schema_facts.fields_of("Line") if not k.endswith("Detail")) | {"DescriptionLineDetail"}
 
 
 def _lines(obj: JsonObj) -> list[Any]:
@@ -123,6 +109,17 @@ def prepare_sales_lines(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> Decimal:
     return money(subtotal - discount_total)
 
 
+def _require_expense_account(ctx: Ctx, detail: JsonObj, element: str) -> None:
+    """QBO refuses an item without an expense account on a purchase line (reference §3.7)."""
+    ref = detail.get("ItemRef")
+    item = ctx.realm.get("Item", str(ref.get("value"))) if isinstance(ref, dict) else None
+    if item is not None and item.get("Type") != "Category" and not item.get("ExpenseAccountRef"):
+        raise faults.business(
+            f"Item {item['FullyQualifiedName']} has no expense account; an item on a purchase line must have one",
+            f"Line.{element}.ItemRef",
+        )
+
+
 def prepare_expense_lines(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> Decimal:
     """Normalise PurchaseOrder/Bill lines; returns TotalAmt."""
     old_ids, top = _line_ids(old)
@@ -138,6 +135,7 @@ def prepare_expense_lines(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> Decima
             raise faults.bad_enum("Line.DetailType", dt)
         _check_keys(line, dt, n)
         if dt == "ItemBasedExpenseLineDetail":
+            _require_expense_account(ctx, line[dt], dt)
             total += _item_amount(ctx, line, line[dt], n, element=dt)
         else:
             resolve(ctx, line[dt], "AccountRef", "Account", required=True, element=f"Line.{dt}.AccountRef")

@@ -80,7 +80,10 @@ def prepare_party(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) -> N
             if other["DisplayName"].casefold() == folded and not (other_entity == entity and other["Id"] == own_id):
                 raise faults.duplicate_name(name)
     fqn = name
-    obj["Level"] = 0
+    if entity == "Customer":
+        obj["Level"] = 0  # Vendor has no Level in Intuit's schema
+    else:
+        obj.pop("Level", None)
     if entity == "Customer" and obj.get("ParentRef"):
         parent = resolve(ctx, obj, "ParentRef", "Customer")
         assert parent is not None

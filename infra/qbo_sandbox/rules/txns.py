@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from infra.qbo_sandbox import faults
+from infra.qbo_sandbox import faults, tax
 from infra.qbo_sandbox.rules.common import Ctx, check_date, dec, max_len, money, require, resolve
 from infra.qbo_sandbox.rules.lines import line_item_id, line_qty, prepare_expense_lines, prepare_sales_lines
 from infra.qbo_sandbox.rules.names import account_by_subtype
@@ -29,6 +29,7 @@ from infra.qbo_sandbox.store import JsonObj
 DOC_NUMBER_MAX = 21
 AUTO_NUMBERED = frozenset({"Invoice", "Estimate", "PurchaseOrder"})
 ESTIMATE_STATUSES = ("Pending", "Accepted", "Closed", "Rejected")
+PO_STATUSES = ("Open", "Closed")
 
 
 def _common(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) -> None:
@@ -48,12 +49,22 @@ def _common(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) -> None:
         if not ctx.allow_duplicate_docnumber:
             own_id = old["Id"] if old else None
             for other in ctx.realm.table(entity).values():
-                if other.get("DocNumber") == doc and other["Id"] != own_id:
+                if other.get("DocNumber") == doc and other["Id"] != own_id and _same_party(entity, obj, other):
                     raise faults.duplicate_docnumber(doc, entity, other["Id"])
     linked = obj.get("LinkedTxn")
     if linked is not None and not isinstance(linked, list):
         raise faults.required("LinkedTxn")
     obj.setdefault("CurrencyRef", {"value": "USD", "name": "United States Dollar"})
+
+
+def _same_party(entity: str, obj: JsonObj, other: JsonObj) -> bool:
+    """A bill's number is the vendor's: two vendors may each send a bill numbered 1001."""
+    if entity != "Bill":
+        return True
+    mine, theirs = obj.get("VendorRef"), other.get("VendorRef")
+    if not isinstance(mine, dict) or not isinstance(theirs, dict):
+        return True
+    return str(mine.get("value")) == str(theirs.get("value"))
 
 
 def _next_doc(ctx: Ctx, entity: str) -> str:
@@ -71,7 +82,8 @@ def _next_doc(ctx: Ctx, entity: str) -> str:
 def prepare_estimate(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
     _common(ctx, "Estimate", obj, old)
     resolve(ctx, obj, "CustomerRef", "Customer", required=True)
-    obj["TotalAmt"] = prepare_sales_lines(ctx, obj, old)
+    tax.check_lines(ctx, obj)
+    obj["TotalAmt"] = tax.apply(ctx, obj, sales=True, net=prepare_sales_lines(ctx, obj, old))
     obj["LinkedTxn"] = list(old.get("LinkedTxn", [])) if old else []
     status = obj.setdefault("TxnStatus", "Pending")
     if status not in ESTIMATE_STATUSES:
@@ -83,7 +95,8 @@ def prepare_estimate(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
 def prepare_invoice(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
     _common(ctx, "Invoice", obj, old)
     resolve(ctx, obj, "CustomerRef", "Customer", required=True)
-    total = prepare_sales_lines(ctx, obj, old)
+    tax.check_lines(ctx, obj)
+    total = tax.apply(ctx, obj, sales=True, net=prepare_sales_lines(ctx, obj, old))
     obj["TotalAmt"] = total
     obj.setdefault("DueDate", obj["TxnDate"])
     obj.setdefault("PrintStatus", "NotSet")
@@ -142,8 +155,16 @@ def prepare_purchase_order(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
     _common(ctx, "PurchaseOrder", obj, old)
     resolve(ctx, obj, "VendorRef", "Vendor", required=True)
     _default_ap(ctx, obj)
-    obj["TotalAmt"] = prepare_expense_lines(ctx, obj, old)
+    tax.check_lines(ctx, obj)
+    obj["TotalAmt"] = tax.apply(ctx, obj, sales=False, net=prepare_expense_lines(ctx, obj, old))
     obj["LinkedTxn"] = list(old.get("LinkedTxn", [])) if old else []
+    asked = obj.get("POStatus")
+    if asked is not None:
+        if asked not in PO_STATUSES:
+            raise faults.bad_enum("POStatus", asked)
+        if old is None or asked != old.get("POStatus"):
+            # a client closing (or reopening) the order: QBO records it as manually closed
+            obj["ManuallyClosed"] = asked == "Closed"
     obj["POStatus"] = _po_status(ctx, obj)
     obj.setdefault("EmailStatus", "NotSet")
 
@@ -197,7 +218,8 @@ def prepare_bill(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
                 continue  # QBO drops a link to an unavailable PO and still creates the bill
             kept.append({"TxnId": str(link["TxnId"]), "TxnType": "PurchaseOrder", "TxnLineId": str(link["TxnLineId"])})
         line["LinkedTxn"] = kept
-    total = prepare_expense_lines(ctx, obj, old)
+    tax.check_lines(ctx, obj)
+    total = tax.apply(ctx, obj, sales=False, net=prepare_expense_lines(ctx, obj, old))
     obj["TotalAmt"] = total
     obj.setdefault("DueDate", obj["TxnDate"])
     obj["LinkedTxn"] = _payment_links(ctx, obj.get("Id"), "BillPayment", "Bill")
