@@ -4,10 +4,6 @@ them through the normal path so the next reconcile is clean."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from typing import Any
@@ -17,22 +13,9 @@ import pytest
 
 from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
-from tests.fixtures.pipeline import Company, Pipeline, Qbo, dec, idmap_entry, wait_until
+from tests.fixtures.pipeline import Company, Pipeline, Qbo, dec, idmap_entry, reconcile, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def reconcile(company: int, *args: str) -> tuple[int, dict[str, Any]]:
-    """Run the CLI as a user does; (exit code, its --json report)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bottleneck_qbo", "reconcile", "--company", str(company), "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
-    assert proc.returncode in (0, 1), f"reconcile failed (exit {proc.returncode}): {proc.stderr}"
-    return proc.returncode, json.loads(proc.stdout)
 
 
 def fields(report: dict[str, Any]) -> set[tuple[str, int, str]]:

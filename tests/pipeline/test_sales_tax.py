@@ -24,7 +24,7 @@ from bottleneck_qbo.demo.seed import Line
 from bottleneck_qbo.ops.connect import connect_local
 from mappers.tax import TaxSettings
 from sinks.qbo import tax_settings
-from tests.fixtures.pipeline import Company, Pipeline, Qbo, dec, wait_until
+from tests.fixtures.pipeline import Company, Pipeline, Qbo, dec, reconcile, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +162,7 @@ async def test_demo_story_with_sales_tax(pipeline: Pipeline, db: psycopg.Connect
     )
     assert row is not None and dec(row[0]) == expected
     assert dec((await qbo.read("Invoice", inv["Id"]))["Balance"]) == 0
+
+    # and reconcile, comparing what Bottleneck owns (subtotal, lines, tax codes), finds QBO equal
+    rc, report = reconcile(company.id)
+    assert rc == 0, report["differences"]
