@@ -1,4 +1,4 @@
-"""Writer: how one document's QBO body reaches QBO exactly once (the default ``Processor.write`` path).
+"""Writer: how one document's QBO body reaches QBO exactly once.
 
 Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6):
   1. id map entry with the same payload hash -> nothing to do;
@@ -12,19 +12,61 @@ Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 from sinks.qbo.hashing import payload_hash
 from sinks.qbo.idmap import IdMap, IdMapEntry
+from sinks.qbo.query import quote
 from sinks.qbo.requestid import request_id
 
-if TYPE_CHECKING:
-    from streams.engine.processor import Processor
+
+class WriteSpec(Protocol):
+    """What the writer needs to know about a document type (``streams.engine.processor.Processor``
+    provides it; the writer does not depend on the stream layer)."""
+
+    @property
+    def entity_type(self) -> str: ...
+
+    @property
+    def qbo_entity(self) -> str: ...
+
+    @property
+    def natural_key(self) -> str | None: ...
+
+    @property
+    def on_delete(self) -> str: ...
+
+    @property
+    def create_only(self) -> Sequence[str]: ...
+
+    def line_ids(self, doc: Any) -> list[int]: ...
+
+    def matches(self, doc: Any, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Everything one write of one document needs besides the document itself."""
+
+    qbo: QboApi
+    idmap: IdMap
+    spec: WriteSpec
+    company_id: int
+    local_id: int
+    realm_id: str
+    entry: IdMapEntry | None  # the id map entry (of this realm: an entry of another realm is ignored)
+    today: Callable[[], date] = field(default=date.today)
+    # QBO answers a repeated requestid with its first response, faults included: after a 400-class
+    # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
+    # salt 0, so their retries still deduplicate.
+    salt: int = 0
+    run: int = 0  # 0, or 1 when the engine re-runs the document after a stale SyncToken
+
 
 REMOVED = ("voided", "deleted")
 
@@ -55,40 +97,26 @@ class WriteResult:
         return self.action != "none"
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class Writer:
-    def __init__(
-        self,
-        *,
-        qbo: QboApi,
-        idmap: IdMap,
-        processor: Processor[Any],
-        doc: Any,
-        company_id: int,
-        local_id: int,
-        realm_id: str,
-        entry: IdMapEntry | None,
-        today: Callable[[], date] = date.today,
-        salt: int = 0,
-        run: int = 0,
-    ) -> None:
-        self.run = run  # 0, or 1 when the engine re-runs the document after a stale SyncToken
-        self.today = today
-        # QBO answers a repeated requestid with its first response, faults included: after a 400-class
-        # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
-        # salt 0, so their retries still deduplicate.
-        self.salt = salt
-        self.qbo = qbo
-        self.idmap = idmap
-        self.processor = processor
+    def __init__(self, ctx: WriteContext, doc: Any) -> None:
+        self.ctx = ctx
         self.doc = doc
-        self.company_id = company_id
-        self.local_id = local_id
-        self.realm_id = realm_id
-        self.entry = entry if entry and entry.realm_id == realm_id else None
+        self.qbo = ctx.qbo
+        self.idmap = ctx.idmap
+        self.processor = ctx.spec
+        self.company_id = ctx.company_id
+        self.local_id = ctx.local_id
+        self.realm_id = ctx.realm_id
+        self.run = ctx.run
+        self.salt = ctx.salt
+        self.entry = ctx.entry if ctx.entry and ctx.entry.realm_id == ctx.realm_id else None
+
+    def today(self) -> date:
+        return self.ctx.today()
+
+    async def read(self, entity: str, qbo_id: str) -> Mapping[str, Any]:
+        """The realm's current ``entity`` ``qbo_id`` (what an append-only processor compares against)."""
+        return await self.qbo.read(self.realm_id, entity, qbo_id)
 
     # --- the default path ------------------------------------------------------------------------
     async def upsert(self, payload: Mapping[str, Any]) -> WriteResult:
@@ -119,15 +147,16 @@ class Writer:
                     await self._record(obj, digest)
                     return WriteResult("create", str(obj["Id"]), obj)
             action = "adopt"
-        qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
+        # adopting: the object found by natural key; updating: the entry, which has a qbo_id (filtered above)
+        qbo_id = str(current["Id"]) if current is not None else str(entry.qbo_id if entry is not None else "")
         body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
         # First run: the SyncToken we recorded with our last write, so anything that moved the object since
         # (a QBO-side edit, another worker) fails as stale instead of being overwritten; after that the engine
         # re-reads Bottleneck, and the second run reads QBO's current SyncToken.
         hint = entry.sync_token if entry is not None and current is None and self.run == 0 else None
-        obj = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
-        await self._record(obj, digest)
-        return WriteResult(action, qbo_id, obj)
+        updated = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
+        await self._record(updated, digest)
+        return WriteResult(action, qbo_id, updated)
 
     def _lines_in_place(self, body: dict[str, Any], entry: IdMapEntry | None) -> dict[str, Any]:
         """Give each line the QBO Line.Id it had, so QBO updates lines instead of replacing them
@@ -151,7 +180,7 @@ class Writer:
         if not key or not isinstance(value, str):
             return None
         extra = " and Active = false" if inactive else ""
-        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}{extra}")
+        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {quote(value)}{extra}")
         for row in rows:
             if _same_kind(payload, row) and p.matches(self.doc, payload, row):
                 return row
@@ -236,7 +265,7 @@ class Writer:
             line_ids=line_ids,
         )
 
-    # --- for custom ``Processor.write`` overrides --------------------------------------------------
+    # --- append-only objects (AdjustmentProcessor) -------------------------------------------------
     async def create_once(self, entity: str, payload: Mapping[str, Any], *key: object) -> WriteResult:
         """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
         a retry of the same intended change is answered by QBO with the first response."""
