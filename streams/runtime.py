@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 
 from bottleneck_qbo.settings import Settings, get_settings
 from sinks.qbo.auth import PostgresTokenStore
@@ -21,8 +20,6 @@ from streams.engine.source import Source
 from streams.processors.registry import REGISTRY
 
 log = logging.getLogger(__name__)
-
-_COMPANY_CACHE_SIZE = 100_000
 
 
 def worker_qbo_settings(settings: Settings) -> Settings:
@@ -40,8 +37,6 @@ class Runtime:
         self.settings = settings
         self.qbo = qbo
         self.registry = REGISTRY
-        # A document's company never changes: remember it instead of asking Postgres per line event.
-        self._company_of: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._heal_lock = asyncio.Lock()
 
     async def _connect(self) -> None:
@@ -84,24 +79,9 @@ class Runtime:
             await self._connect()
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:
-        """``ref`` with its company filled in, or None when the row is gone and was never synced."""
-        if ref.company_id is not None:
-            return ref
-        key = (ref.entity_type, ref.local_id)
-        company = self._company_of.get(key)
-        if company is None:
-            processor = self.registry.get(ref.entity_type)
-            if processor is not None:
-                company = await self.source.company_of(processor.table, ref.local_id)
-            if company is None:
-                entry = await self.idmap.find(ref.entity_type, ref.local_id)
-                company = entry.company_id if entry else None
-            if company is None:
-                return None
-            self._company_of[key] = company
-            if len(self._company_of) > _COMPANY_CACHE_SIZE:
-                self._company_of.popitem(last=False)
-        return ref.model_copy(update={"company_id": company})
+        """``ref`` with its company filled in (the engine's one resolver), or None when the row is gone
+        and was never synced."""
+        return await self.engine.resolve_company(ref)
 
     def qbo_metrics_text(self) -> str:
         return self.qbo.stats.prometheus_text()

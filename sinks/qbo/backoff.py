@@ -22,5 +22,5 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): base, 2*base, 4*base, ... <= max."""
-        delay = min(self.max_s, self.base_s * 2 ** min(max(attempt, 0), self.max_exponent))
+        delay = min(self.max_s, self.base_s * 2.0 ** min(max(attempt, 0), self.max_exponent))
         return delay / 2 + random.uniform(0, delay / 2) if self.jitter else delay

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 from sinks.qbo.hashing import payload_hash
-from sinks.qbo.idmap import IdMap, IdMapEntry
+from sinks.qbo.idmap import IdMapEntry
 from sinks.qbo.query import quote
 from sinks.qbo.requestid import request_id
 
@@ -49,12 +49,31 @@ class WriteSpec(Protocol):
     def matches(self, doc: Any, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool: ...
 
 
+class IdMapRecorder(Protocol):
+    """The id map as the writer uses it (``sinks.qbo.idmap.IdMap``): record what QBO now holds."""
+
+    async def record(
+        self,
+        *,
+        company_id: int,
+        entity_type: str,
+        local_id: int,
+        realm_id: str,
+        qbo_entity: str,
+        qbo_id: str | None,
+        sync_token: str | None,
+        payload_hash: str | None,
+        status: str = "synced",
+        line_ids: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class WriteContext:
     """Everything one write of one document needs besides the document itself."""
 
     qbo: QboApi
-    idmap: IdMap
+    idmap: IdMapRecorder
     spec: WriteSpec
     company_id: int
     local_id: int
@@ -345,6 +364,4 @@ def _same_kind(payload: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
     if "Type" in payload and row.get("Type") != payload["Type"]:
         return False
     parent = payload.get("ParentRef")
-    if isinstance(parent, Mapping) and str((row.get("ParentRef") or {}).get("value")) != str(parent.get("value")):
-        return False
-    return True
+    return not isinstance(parent, Mapping) or str((row.get("ParentRef") or {}).get("value")) == str(parent.get("value"))

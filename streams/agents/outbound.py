@@ -24,6 +24,7 @@ from connectors.debezium import DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
 from streams.engine.docref import DocRef
+from streams.engine.outcome import Kind
 from streams.engine.router import RoutingError, route_event
 from streams.messages import DocumentTouch, Origin
 from streams.runtime import Runtime, get_runtime
@@ -150,20 +151,19 @@ async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> No
                 )
             )
             continue
-        kind = outcome.kind.value
-        metrics.documents_synced.labels(touch.ref.entity_type, kind).inc()
-        if kind == "synced" and touch.origin and touch.origin.source_ts_ms:
+        metrics.documents_synced.labels(touch.ref.entity_type, outcome.kind.value).inc()
+        if outcome.kind is Kind.SYNCED and touch.origin and touch.origin.source_ts_ms:
             metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(max(0.0, time.time() - touch.origin.source_ts_ms / 1000))
-        if kind == "dead":
+        if outcome.kind is Kind.DEAD:
             await dead_letter(
                 DeadLetter(
                     stage="sync",
-                    failure_type=getattr(outcome, "failure_type", None) or "terminal",
+                    failure_type=outcome.failure_type or "terminal",
                     reason=outcome.reason or "QBO refused the document",
                     company_id=touch.ref.company_id,
                     entity_type=touch.ref.entity_type,
                     local_id=str(touch.ref.local_id),
-                    fault=getattr(outcome, "fault", None),
+                    fault=outcome.fault,
                     original=OriginalRecord(topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset)
                     if touch.origin
                     else None,

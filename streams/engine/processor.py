@@ -34,15 +34,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, final, get_args
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, final, get_args
 
 from pydantic import BaseModel
 
 from mappers.common import Refs
 from streams.engine.docref import DocRef
-
-if TYPE_CHECKING:
-    from streams.engine.source import Snapshot
+from streams.engine.ports import Snapshot
 
 DocT = TypeVar("DocT", bound=BaseModel)
 OnDelete = Literal["void", "delete", "deactivate", "ignore"]

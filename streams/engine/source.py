@@ -18,18 +18,18 @@ from psycopg.rows import dict_row
 from mappers import bottleneck as bn
 
 
-class Snapshot:
+class PgSnapshot:
     """One consistent read of Bottleneck (a REPEATABLE READ transaction)."""
 
     def __init__(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
         self._conn = conn
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        cur = await self._conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = await self._conn.execute(sql, params)
         return await cur.fetchone()
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cur = await self._conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = await self._conn.execute(sql, params)
         return await cur.fetchall()
 
 
@@ -54,11 +54,11 @@ class Source:
         return self._conn.closed or self._conn.broken
 
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Snapshot]:
+    async def snapshot(self) -> AsyncIterator[PgSnapshot]:
         async with self._lock:
             await self._conn.execute("begin isolation level repeatable read read only")
             try:
-                yield Snapshot(self._conn)
+                yield PgSnapshot(self._conn)
             finally:
                 await self._conn.execute("rollback")
 

@@ -9,8 +9,8 @@ from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.items import CREATE_ONLY, category_to_qbo, item_to_qbo, lot_to_qbo
 from streams.engine.docref import DocRef
+from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.engine.source import Snapshot
 from streams.processors._common import dep
 
 

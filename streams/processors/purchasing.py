@@ -9,8 +9,8 @@ from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.purchasing import bill_to_qbo, purchase_order_to_qbo
 from streams.engine.docref import DocRef
+from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.engine.source import Snapshot
 from streams.processors._common import dep, line_item_deps, quantity_refs
 
 

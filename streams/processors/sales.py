@@ -9,8 +9,8 @@ from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.sales import invoice_to_qbo, sales_order_to_qbo
 from streams.engine.docref import DocRef
+from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.engine.source import Snapshot
 from streams.processors._common import dep, line_item_deps, quantity_refs
 
 _LINES = "select id, line_no, item_id, lot_id, description, quantity, unit_price from {table} where {fk} = %s order by line_no"

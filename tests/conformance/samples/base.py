@@ -21,7 +21,7 @@ class Sample:
 
 
 async def insert(conn: Conn, sql: str, params: tuple[Any, ...]) -> int:
-    cur = await conn.execute(sql + " returning id", params)  # type: ignore[arg-type]
+    cur = await conn.execute(sql + " returning id", params)
     row = await cur.fetchone()
     assert row is not None
     return int(row[0] if not isinstance(row, dict) else row["id"])
@@ -31,6 +31,6 @@ def touching(sql: str) -> Callable[[Conn, int], Awaitable[None]]:
     """A touch that runs one update with the document id as its only parameter."""
 
     async def touch(conn: Conn, local_id: int) -> None:
-        await conn.execute(sql, (local_id,))  # type: ignore[arg-type]
+        await conn.execute(sql, (local_id,))
 
     return touch

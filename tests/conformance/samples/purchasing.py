@@ -49,7 +49,9 @@ async def bill(conn: Conn, company_id: int) -> int:
         (bill_id, first[1], lot, first[0], first[2], first[3]),
     )
     extra = await items.item(conn, company_id, "non_tracking")
-    await conn.execute("insert into bill_lines (bill_id, line_no, item_id, quantity, unit_cost) values (%s, 2, %s, 1, 2.5)", (bill_id, extra))
+    await conn.execute(
+        "insert into bill_lines (bill_id, line_no, item_id, quantity, unit_cost) values (%s, 2, %s, 1, 2.5)", (bill_id, extra)
+    )
     return bill_id
 
 

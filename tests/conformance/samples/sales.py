@@ -16,7 +16,7 @@ async def _lines(conn: Conn, table: str, fk: str, doc_id: int, company_id: int) 
         [(item, lot, "2.0000", "10.0050"), (item, None, "1.0000", "99.9900"), (service, None, "1", "-5.0000")], 1
     ):
         await conn.execute(
-            f"insert into {table} ({fk}, line_no, item_id, lot_id, quantity, unit_price) values (%s, %s, %s, %s, %s, %s)",  # type: ignore[arg-type]
+            f"insert into {table} ({fk}, line_no, item_id, lot_id, quantity, unit_price) values (%s, %s, %s, %s, %s, %s)",
             (doc_id, no, item_id, lot_id, qty, price),
         )
 
