@@ -17,17 +17,14 @@ import logging
 import time
 from collections import OrderedDict
 
-import psycopg
-
 from bottleneck_qbo import metrics
 from connectors.debezium import DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
-from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind
 from streams.engine.router import RoutingError, route_event
 from streams.messages import DocumentTouch, Origin
-from streams.runtime import Runtime, get_runtime
+from streams.runtime import get_runtime
 from streams.topics import existing_cdc_topics
 
 log = logging.getLogger(__name__)
@@ -76,7 +73,8 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
         )
         for ref in refs:
             try:
-                resolved = await _resolve_company(rt, ref)
+                # the engine's one resolver (a lost Postgres connection is replaced by sinks/postgres.py)
+                resolved = await rt.resolve_company(ref)
             except Exception as exc:  # an agent that raises stops consuming: dead-letter the record instead
                 log.exception("route: cannot resolve the company of %s", ref)
                 await dead_letter(
@@ -99,19 +97,6 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
             await documents_topic.send(key=touch.key(), value=touch.to_bytes())
 
 
-async def _resolve_company(rt: Runtime, ref: DocRef) -> DocRef | None:
-    """Postgres being briefly unreachable is not the record's fault: retry a few times before giving up."""
-    for attempt in range(5):
-        try:
-            await rt.heal()
-            return await rt.resolve_company(ref)
-        except psycopg.OperationalError:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.5 * 2**attempt)
-    return None
-
-
 def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:
     """Group by company, then by document, keeping first-seen order and the oldest origin (for latency)
     and ``forced`` if any touch was a publish request."""
@@ -130,14 +115,8 @@ def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tupl
 async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> None:
     rt = await get_runtime()
     for touch in docs.values():
-        await rt.heal()
         try:
-            try:
-                outcome = await rt.engine.sync(touch.ref)
-            except psycopg.OperationalError:
-                # the engine's own bookkeeping connection broke too: reconnect and try the document once more
-                await rt.heal()
-                outcome = await rt.engine.sync(touch.ref)
+            outcome = await rt.engine.sync(touch.ref)
         except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
             log.exception("sync: unexpected error on %s", touch.ref)
             await dead_letter(
@@ -199,7 +178,6 @@ async def redrive_parked() -> None:
     Every worker runs this: ``redrive_due`` leases each row, so two workers never re-drive the same one
     (and Faust's ``on_leader`` needs an assignor topic we do not declare)."""
     rt = await get_runtime()
-    await rt.heal()
     for ref in await rt.engine.redrive_due():
         touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))
         await documents_topic.send(key=touch.key(), value=touch.to_bytes())
