@@ -111,21 +111,21 @@ class Processor(ABC, Generic[DocT]):
         super().__init_subclass__(**kwargs)
         owned = [name for name in _FRAMEWORK if name in vars(cls) and cls.__module__ != __name__]
         if owned:
-            raise ProcessorDefinitionError(f"processor {cls.__qualname__} redefines {', '.join(owned)}, which the framework owns")
+            raise ProcessorDefinitionError(f"processor {cls.__name__} redefines {', '.join(owned)}, which the framework owns")
         if any(getattr(getattr(cls, name, None), "__isabstractmethod__", False) for name in dir(cls)):
             return  # an intermediate base (e.g. AdjustmentProcessor): checked in its concrete subclasses
         for name, (ok, what) in _REQUIRED.items():
             if not hasattr(cls, name):
-                raise ProcessorDefinitionError(f"processor {cls.__qualname__} does not declare {name}: it must be {what}")
+                raise ProcessorDefinitionError(f"processor {cls.__name__} does not declare {name}: it must be {what}")
             if not ok(getattr(cls, name)):
-                raise ProcessorDefinitionError(f"processor {cls.__qualname__} has {name} = {getattr(cls, name)!r}: it must be {what}")
+                raise ProcessorDefinitionError(f"processor {cls.__name__} has {name} = {getattr(cls, name)!r}: it must be {what}")
         if cls.sources and cls.sources.get(cls.table) != "id":
             raise ProcessorDefinitionError(
-                f"processor {cls.__qualname__} has sources {dict(cls.sources)!r} without its header table: "
+                f"processor {cls.__name__} has sources {dict(cls.sources)!r} without its header table: "
                 f'add "{cls.table}": "id" (its own rows must trigger it), or leave sources empty if it only runs as a dependency'
             )
         if cls.append_only and cls.on_delete != "ignore":
-            raise ProcessorDefinitionError(f"processor {cls.__qualname__} is append-only: its on_delete must be 'ignore'")
+            raise ProcessorDefinitionError(f"processor {cls.__name__} is append-only: its on_delete must be 'ignore'")
 
     # --- the one required method ----------------------------------------------------------------
     @abstractmethod
