@@ -206,7 +206,7 @@ async def check_toast_placeholder(p: Processor[Any], h: Harness) -> None:
     row = await cur.fetchone()
     names = [d.name for d in cur.description]
     after = {n: (v if n in ("id", "company_id", column) else UNAVAILABLE) for n, v in zip(names, row, strict=True)}
-    refs = route(table, "u", None, after)
+    refs = route(table, "u", None, after, h.engine.registry)
     assert refs, f"an update of {table} routed nowhere"
     for ref in refs:
         _ok(await h.engine.sync(ref), f"sync of {ref}")
