@@ -29,7 +29,7 @@ async def _with_carriers(env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
     cur = await env.conn.execute("select to_regclass('carriers') is not null")
     row = await cur.fetchone()
     if not (row and row[0]):
-        await env.conn.execute(migration())  # type: ignore[arg-type]
+        await env.conn.execute(migration())
     monkeypatch.setattr(samples, "SAMPLES", {**samples.SAMPLES, **example()["SAMPLES"]})
     return dataclasses.replace(env, engine=SyncEngine(env.engine.source, env.qbo, env.idmap, env.parking, WITH_CARRIER))
 
