@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from functools import partial
 
 from bottleneck_qbo import metrics
 from connectors.debezium import DecodeError, decode
@@ -48,7 +49,7 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
     rt = await get_runtime()
     async for event in stream.events():
         msg = event.message
-        original = lambda: OriginalRecord.from_bytes(msg.topic, msg.partition, msg.offset, msg.key, msg.value)  # noqa: E731
+        original = partial(OriginalRecord.from_bytes, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         try:
             change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         except DecodeError as exc:

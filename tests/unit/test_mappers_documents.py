@@ -32,7 +32,15 @@ REFS = StaticRefs(
 
 
 def _item(**kw: object) -> bn.Item:
-    base = dict(id=3, company_id=1, sku="WID-1", name="Widget", kind="inventory", sales_price=D("12.5000"), purchase_cost=D("4.0000"))
+    base = {
+        "id": 3,
+        "company_id": 1,
+        "sku": "WID-1",
+        "name": "Widget",
+        "kind": "inventory",
+        "sales_price": D("12.5000"),
+        "purchase_cost": D("4.0000"),
+    }
     return bn.Item(**(base | kw))
 
 
