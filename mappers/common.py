@@ -7,20 +7,21 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from mappers import limits
 from mappers.tax import TaxSettings
 
 CENT = Decimal("0.01")
 
-# QBO field limits (reference/qbo.md section 12).
-MAX_ITEM_NAME = 100
-MAX_SKU = 100
-MAX_DOC_NUMBER = 21
-MAX_DISPLAY_NAME = 100  # the API reference says 500, import tools say 100: keep the strict one
-MAX_COMPANY_NAME = 100
-MAX_NOTES = 2000
-MAX_PRIVATE_NOTE = 4000
-MAX_DESCRIPTION = 4000
-MAX_PHONE = 30
+# QBO field limits, under the names the mappers use (the one set lives in mappers/limits.py).
+MAX_ITEM_NAME = limits.ITEM_NAME
+MAX_SKU = limits.SKU
+MAX_DOC_NUMBER = limits.DOC_NUMBER
+MAX_DISPLAY_NAME = limits.DISPLAY_NAME
+MAX_COMPANY_NAME = limits.COMPANY_NAME
+MAX_NOTES = limits.NOTES
+MAX_PRIVATE_NOTE = limits.PRIVATE_NOTE
+MAX_DESCRIPTION = limits.DESCRIPTION
+MAX_PHONE = limits.PHONE
 _FORBIDDEN_NAME_CHARS = (":", "\t", "\n", "\r")
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 
 from bottleneck_qbo.settings import Settings, get_settings
+from sinks.postgres import Database
 from sinks.qbo.auth import PostgresTokenStore
 from sinks.qbo.client import QboClient
 from sinks.qbo.idmap import IdMap
@@ -21,8 +21,6 @@ from streams.engine.source import Source
 from streams.processors.registry import REGISTRY
 
 log = logging.getLogger(__name__)
-
-_COMPANY_CACHE_SIZE = 100_000
 
 
 def worker_qbo_settings(settings: Settings) -> Settings:
@@ -36,80 +34,43 @@ def worker_qbo_settings(settings: Settings) -> Settings:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, qbo: QboClient) -> None:
+    def __init__(self, settings: Settings, qbo: QboClient, db: Database) -> None:
         self.settings = settings
         self.qbo = qbo
         self.registry = REGISTRY
-        # A document's company never changes: remember it instead of asking Postgres per line event.
-        self._company_of: OrderedDict[tuple[str, int], int] = OrderedDict()
-        self._heal_lock = asyncio.Lock()
-
-    async def _connect(self) -> None:
-        dsn = self.settings.postgres_dsn
-        self.source = await Source.connect(dsn)
-        self.idmap = await IdMap.connect(dsn)
-        self.parking = await Parking.connect(dsn)
+        # One pool for the engine's reads and bookkeeping; it replaces connections Postgres dropped
+        # (a restart, a terminated backend), so the worker recovers by itself (sinks/postgres.py).
+        self.db = db
+        self.source = Source(db)
+        self.idmap = IdMap(db)
+        self.parking = Parking(db)
         self.engine = SyncEngine(
             self.source,
             self.qbo,
             self.idmap,
             self.parking,
             REGISTRY,
-            retry_base_delay_s=self.settings.retry_base_delay_s,
-            retry_max_delay_s=self.settings.retry_max_delay_s,
-            retry_max_attempts=self.settings.retry_max_attempts,
+            retry_base_delay_s=settings.retry_base_delay_s,
+            retry_max_delay_s=settings.retry_max_delay_s,
+            retry_max_attempts=settings.retry_max_attempts,
         )
 
     @classmethod
     async def create(cls, settings: Settings) -> Runtime:
         qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(settings.postgres_dsn))
-        rt = cls(settings, qbo)
-        await rt._connect()
-        return rt
-
-    async def heal(self) -> None:
-        """Reconnect to Postgres if a connection was lost (a restart, a terminated backend), so the
-        worker recovers by itself instead of failing every document until it is restarted."""
-        if not (self.source.broken or self.idmap.broken or self.parking.broken):
-            return
-        async with self._heal_lock:  # companies sync concurrently: reconnect once
-            if not (self.source.broken or self.idmap.broken or self.parking.broken):
-                return
-            log.warning("lost a connection to Bottleneck's database; reconnecting")
-            for closeable in (self.source, self.idmap, self.parking):
-                try:
-                    await closeable.close()
-                except Exception:
-                    pass
-            await self._connect()
+        return cls(settings, qbo, await Database.open(settings.postgres_dsn, name="worker"))
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:
-        """``ref`` with its company filled in, or None when the row is gone and was never synced."""
-        if ref.company_id is not None:
-            return ref
-        key = (ref.entity_type, ref.local_id)
-        company = self._company_of.get(key)
-        if company is None:
-            processor = self.registry.get(ref.entity_type)
-            if processor is not None:
-                company = await self.source.company_of(processor.table, ref.local_id)
-            if company is None:
-                entry = await self.idmap.find(ref.entity_type, ref.local_id)
-                company = entry.company_id if entry else None
-            if company is None:
-                return None
-            self._company_of[key] = company
-            if len(self._company_of) > _COMPANY_CACHE_SIZE:
-                self._company_of.popitem(last=False)
-        return ref.model_copy(update={"company_id": company})
+        """``ref`` with its company filled in (the engine's one resolver), or None when the row is gone
+        and was never synced."""
+        return await self.engine.resolve_company(ref)
 
     def qbo_metrics_text(self) -> str:
         return self.qbo.stats.prometheus_text()
 
     async def close(self) -> None:
         await self.qbo.aclose()
-        for closeable in (self.source, self.idmap, self.parking):
-            await closeable.close()
+        await self.db.close()
 
 
 _runtime: Runtime | None = None

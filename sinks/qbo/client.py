@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import httpx
 
 from sinks.qbo.api import JsonObj
 from sinks.qbo.auth import REALM_EXTENSION, OAuthClientConfig, QboOAuth, TokenManager, TokenStore
+from sinks.qbo.backoff import Backoff
 from sinks.qbo.error_table import build_error
 from sinks.qbo.errors import (
     QboAuthError,
@@ -78,8 +78,8 @@ class RetryPolicy:
         self.local_wait_max_s = local_wait_max_s
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
-        return delay / 2 + random.uniform(0, delay / 2)
+        """Wait before retry ``attempt`` (1-based: the first retry is attempt 1)."""
+        return Backoff(self.base_delay_s, self.max_delay_s, jitter=True).delay(attempt - 1)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

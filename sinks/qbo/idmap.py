@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from sinks.postgres import Database
 
 
 @dataclass(frozen=True)
@@ -39,26 +39,22 @@ _COLUMNS = (
 
 
 class IdMap:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        # autocommit connection: each write is durable when the call returns
-        self._conn = conn
+    def __init__(self, db: Database, *, owns_db: bool = False) -> None:
+        # autocommit connections: each write is durable when the call returns
+        self._db = db
+        self._owns_db = owns_db
 
     @classmethod
     async def connect(cls, dsn: str) -> IdMap:
-        return cls(await psycopg.AsyncConnection.connect(dsn, autocommit=True))
+        """An IdMap on a pool of its own (tests, tools); the worker shares one ``Database``."""
+        return cls(await Database.open(dsn, name="idmap"), owns_db=True)
 
     async def close(self) -> None:
-        await self._conn.close()
-
-    @property
-    def broken(self) -> bool:
-        """The connection was lost (Postgres restarted, backend terminated): make a new one."""
-        return self._conn.closed or self._conn.broken
+        if self._owns_db:
+            await self._db.close()
 
     async def _rows(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(sql, list(params))
-            return await cur.fetchall()
+        return await self._db.fetchall(sql, list(params))
 
     async def get(self, company_id: int, entity_type: str, local_id: int) -> IdMapEntry | None:
         rows = await self._rows(
@@ -99,7 +95,7 @@ class IdMap:
         status: str = "synced",
         line_ids: Mapping[str, str] | None = None,
     ) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             """
             insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token,
                                          payload_hash, status, last_error, synced_at, line_ids)
@@ -127,7 +123,7 @@ class IdMap:
 
     async def mark_error(self, company_id: int, entity_type: str, local_id: int, error: str) -> None:
         """Remember the last failure of a document that is already in the map (status stays visible)."""
-        await self._conn.execute(
+        await self._db.execute(
             "update qbo_sync.id_map set last_error = %s where company_id = %s and entity_type = %s and local_id = %s",
             (error, company_id, entity_type, local_id),
         )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from mappers import limits
 from sinks.qbo.errors import QboFault, QboLocalValidationError
 
 __all__ = ["TRANSACTION_ENTITIES", "validate_body"]
@@ -20,10 +21,10 @@ TRANSACTION_ENTITIES = frozenset(
 NAME_ENTITIES = frozenset({"Customer", "Vendor", "Employee"})
 ITEM_LINE_DETAILS = ("SalesItemLineDetail", "ItemBasedExpenseLineDetail")
 
-DISPLAY_NAME_MAX = 500
-ITEM_NAME_MAX = 100
-DOC_NUMBER_MAX = 21
-NOTE_MAX = 4000
+DISPLAY_NAME_MAX = limits.DISPLAY_NAME
+ITEM_NAME_MAX = limits.ITEM_NAME
+DOC_NUMBER_MAX = limits.DOC_NUMBER
+NOTE_MAX = limits.PRIVATE_NOTE  # PrivateNote and Description share QBO's 4000
 _CENT = Decimal("0.01")
 
 

@@ -1,4 +1,4 @@
-"""Writer: how one document's QBO body reaches QBO exactly once (the default ``Processor.write`` path).
+"""Writer: how one document's QBO body reaches QBO exactly once.
 
 Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6):
   1. id map entry with the same payload hash -> nothing to do;
@@ -12,19 +12,80 @@ Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 from sinks.qbo.hashing import payload_hash
-from sinks.qbo.idmap import IdMap, IdMapEntry
+from sinks.qbo.idmap import IdMapEntry
+from sinks.qbo.query import quote
 from sinks.qbo.requestid import request_id
 
-if TYPE_CHECKING:
-    from streams.engine.processor import Processor
+
+class WriteSpec(Protocol):
+    """What the writer needs to know about a document type (``streams.engine.processor.Processor``
+    provides it; the writer does not depend on the stream layer)."""
+
+    @property
+    def entity_type(self) -> str: ...
+
+    @property
+    def qbo_entity(self) -> str: ...
+
+    @property
+    def natural_key(self) -> str | None: ...
+
+    @property
+    def on_delete(self) -> str: ...
+
+    @property
+    def create_only(self) -> Sequence[str]: ...
+
+    def line_ids(self, doc: Any) -> list[int]: ...
+
+    def matches(self, doc: Any, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool: ...
+
+
+class IdMapRecorder(Protocol):
+    """The id map as the writer uses it (``sinks.qbo.idmap.IdMap``): record what QBO now holds."""
+
+    async def record(
+        self,
+        *,
+        company_id: int,
+        entity_type: str,
+        local_id: int,
+        realm_id: str,
+        qbo_entity: str,
+        qbo_id: str | None,
+        sync_token: str | None,
+        payload_hash: str | None,
+        status: str = "synced",
+        line_ids: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Everything one write of one document needs besides the document itself."""
+
+    qbo: QboApi
+    idmap: IdMapRecorder
+    spec: WriteSpec
+    company_id: int
+    local_id: int
+    realm_id: str
+    entry: IdMapEntry | None  # the id map entry (of this realm: an entry of another realm is ignored)
+    today: Callable[[], date] = field(default=date.today)
+    # QBO answers a repeated requestid with its first response, faults included: after a 400-class
+    # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
+    # salt 0, so their retries still deduplicate.
+    salt: int = 0
+    run: int = 0  # 0, or 1 when the engine re-runs the document after a stale SyncToken
+
 
 REMOVED = ("voided", "deleted")
 DELETED_SUFFIX = " (deleted)"
@@ -56,40 +117,26 @@ class WriteResult:
         return self.action != "none"
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class Writer:
-    def __init__(
-        self,
-        *,
-        qbo: QboApi,
-        idmap: IdMap,
-        processor: Processor[Any],
-        doc: Any,
-        company_id: int,
-        local_id: int,
-        realm_id: str,
-        entry: IdMapEntry | None,
-        today: Callable[[], date] = date.today,
-        salt: int = 0,
-        run: int = 0,
-    ) -> None:
-        self.run = run  # 0, or 1 when the engine re-runs the document after a stale SyncToken
-        self.today = today
-        # QBO answers a repeated requestid with its first response, faults included: after a 400-class
-        # failure (dead / conflict) the next attempt must carry a new id. Lost responses and 5xx keep
-        # salt 0, so their retries still deduplicate.
-        self.salt = salt
-        self.qbo = qbo
-        self.idmap = idmap
-        self.processor = processor
+    def __init__(self, ctx: WriteContext, doc: Any) -> None:
+        self.ctx = ctx
         self.doc = doc
-        self.company_id = company_id
-        self.local_id = local_id
-        self.realm_id = realm_id
-        self.entry = entry if entry and entry.realm_id == realm_id else None
+        self.qbo = ctx.qbo
+        self.idmap = ctx.idmap
+        self.processor = ctx.spec
+        self.company_id = ctx.company_id
+        self.local_id = ctx.local_id
+        self.realm_id = ctx.realm_id
+        self.run = ctx.run
+        self.salt = ctx.salt
+        self.entry = ctx.entry if ctx.entry and ctx.entry.realm_id == ctx.realm_id else None
+
+    def today(self) -> date:
+        return self.ctx.today()
+
+    async def read(self, entity: str, qbo_id: str) -> Mapping[str, Any]:
+        """The realm's current ``entity`` ``qbo_id`` (what an append-only processor compares against)."""
+        return await self.qbo.read(self.realm_id, entity, qbo_id)
 
     # --- the default path ------------------------------------------------------------------------
     async def upsert(self, payload: Mapping[str, Any]) -> WriteResult:
@@ -122,15 +169,16 @@ class Writer:
                     await self._record(obj, digest)
                     return WriteResult("create", str(obj["Id"]), obj)
             action = "adopt"
-        qbo_id = str(current["Id"]) if current is not None else entry.qbo_id  # type: ignore[union-attr]
+        # adopting: the object found by natural key; updating: the entry, which has a qbo_id (filtered above)
+        qbo_id = str(current["Id"]) if current is not None else str(entry.qbo_id if entry is not None else "")
         body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
         # First run: the SyncToken we recorded with our last write, so anything that moved the object since
         # (a QBO-side edit, another worker) fails as stale instead of being overwritten; after that the engine
         # re-reads Bottleneck, and the second run reads QBO's current SyncToken.
         hint = entry.sync_token if entry is not None and current is None and self.run == 0 else None
-        obj = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
-        await self._record(obj, digest)
-        return WriteResult(action, qbo_id, obj)
+        updated = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
+        await self._record(updated, digest)
+        return WriteResult(action, qbo_id, updated)
 
     def _generation(self) -> tuple[int, ...]:
         """Empty for a first create (so requestids of earlier versions stay the same); the generation
@@ -164,7 +212,7 @@ class Writer:
         if inactive:
             # QBO shows (and matches) an inactive name-list object as "Name (deleted)"
             value = f"{value}{DELETED_SUFFIX}"
-        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {_quote(value)}{extra}")
+        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {quote(value)}{extra}")
         for row in rows:
             if _same_kind(payload, row) and p.matches(self.doc, payload, row):
                 return row
@@ -249,7 +297,7 @@ class Writer:
             line_ids=line_ids,
         )
 
-    # --- for custom ``Processor.write`` overrides --------------------------------------------------
+    # --- append-only objects (AdjustmentProcessor) -------------------------------------------------
     async def create_once(self, entity: str, payload: Mapping[str, Any], *key: object) -> WriteResult:
         """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
         a retry of the same intended change is answered by QBO with the first response."""
@@ -329,6 +377,4 @@ def _same_kind(payload: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
     if "Type" in payload and row.get("Type") != payload["Type"]:
         return False
     parent = payload.get("ParentRef")
-    if isinstance(parent, Mapping) and str((row.get("ParentRef") or {}).get("value")) != str(parent.get("value")):
-        return False
-    return True
+    return not isinstance(parent, Mapping) or str((row.get("ParentRef") or {}).get("value")) == str(parent.get("value"))

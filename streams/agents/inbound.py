@@ -19,12 +19,15 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 
 import psycopg
 from aiokafka.partitioner import murmur2
 from faust.types import TP
 from faust.web import Request, Response, View
 
+from sinks.postgres import Database
 from sinks.qbo.client import QboClient, RetryPolicy
 from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
 from streams.inbound.cdc_poll import PgCheckpointStore
@@ -58,49 +61,43 @@ async def _send_deadletter(key: bytes, value: bytes) -> None:
     await _send(deadletter_topic, key, value)
 
 
-class _Db:
-    """One autocommit connection, reopened when it breaks (the worker outlives a Postgres restart)."""
+class _PoolDirectory:
+    """``PgDirectory`` over the worker's pool (``sinks.postgres.Database``: it replaces lost connections)."""
 
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: psycopg.AsyncConnection | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> psycopg.AsyncConnection:
-        async with self._lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-            return self._conn
-
-
-class _ConnDirectory:
-    """``PgDirectory`` over a reconnecting ``_Db``."""
-
-    def __init__(self, db: _Db) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def _dir(self) -> PgDirectory:
-        return PgDirectory(await self._db.get())
-
     async def company_for_realm(self, realm_id: str) -> int | None:
-        return await (await self._dir()).company_for_realm(realm_id)
+        return await self._db.run(lambda conn: PgDirectory(conn).company_for_realm(realm_id))
 
-    async def local_documents(self, realm_id: str, qbo_entity: str, qbo_ids):  # type: ignore[no-untyped-def]
-        return await (await self._dir()).local_documents(realm_id, qbo_entity, qbo_ids)
+    async def local_documents(self, realm_id: str, qbo_entity: str, qbo_ids: Sequence[str]) -> dict[str, int]:
+        return await self._db.run(lambda conn: PgDirectory(conn).local_documents(realm_id, qbo_entity, qbo_ids))
 
     async def connected_realms(self) -> list[str]:
-        return await (await self._dir()).connected_realms()
+        return await self._db.run(lambda conn: PgDirectory(conn).connected_realms())
 
     async def connected_among(self, realm_ids: Sequence[str]) -> set[str]:
-        return await (await self._dir()).connected_among(realm_ids)
+        return await self._db.run(lambda conn: PgDirectory(conn).connected_among(realm_ids))
+
+
+class _PoolCheckpoints:
+    """``PgCheckpointStore`` over the worker's pool."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, realm_id: str) -> datetime | None:
+        return await self._db.run(lambda conn: PgCheckpointStore(conn).get(realm_id))
+
+    async def set(self, realm_id: str, changed_since: datetime) -> None:
+        await self._db.run(lambda conn: PgCheckpointStore(conn).set(realm_id, changed_since))
 
 
 @dataclass
 class InboundRuntime:
     flow: InboundFlow
-    lookups: _Db  # directory, realms, checkpoints (autocommit)
-    writes: _Db  # the writer's transactions, on their own connection
-    directory: _ConnDirectory
+    db: Database  # the worker's pool: directory, realms, checkpoints, the writer's transactions
+    directory: _PoolDirectory
     realms: RealmCache = field(default_factory=RealmCache)
     next_cdc_poll: float = 0.0  # monotonic; 0 = poll at the first tick (start-up)
 
@@ -127,13 +124,13 @@ _runtime_lock = asyncio.Lock()
 async def get_inbound_runtime() -> InboundRuntime:
     """What the inbound agents need, once per process. The QBO client is the worker's shared one
     (``streams.runtime``: one per-realm limiter for every agent, 429s raised rather than slept through);
-    the inbound database connections are its own. TODO(lead): fold into ``streams.runtime``."""
+    and so is its Postgres pool (one reconnect policy: ``sinks.postgres``)."""
     global _runtime
     async with _runtime_lock:
         if _runtime is None:
-            lookups = _Db(settings.postgres_dsn)
-            directory = _ConnDirectory(lookups)
-            api = _inbound_qbo_client((await get_runtime()).qbo)
+            worker = await get_runtime()
+            directory = _PoolDirectory(worker.db)
+            api = _inbound_qbo_client(worker.qbo)
             flow = InboundFlow(
                 settings,
                 api,
@@ -142,7 +139,7 @@ async def get_inbound_runtime() -> InboundRuntime:
                 send_payment=_send_payment,
                 send_deadletter=_send_deadletter,
             )
-            _runtime = InboundRuntime(flow=flow, lookups=lookups, writes=_Db(settings.postgres_dsn), directory=directory)
+            _runtime = InboundRuntime(flow=flow, db=worker.db, directory=directory)
         return _runtime
 
 
@@ -205,23 +202,17 @@ async def write_payments(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         msg = event.message
         meta = RecordMeta(msg.topic, msg.partition, msg.offset)
-        error: Exception | None = None
-        for attempt in (1, 2):
-            try:
-                await rt.flow.on_payment_record(await rt.writes.get(), msg.key, msg.value, meta)
-                error = None
-                break
-            except psycopg.OperationalError as exc:
-                # A dropped connection: reopen once and try again.
-                log.warning("inbound: writer database error (attempt %d): %s", attempt, exc)
-                error = exc
-            except Exception as exc:
-                log.exception("inbound: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                error = exc
-                break
-        if error is not None:
+        try:
+            # a dropped connection is replaced and the write tried once more (sinks/postgres.py)
+            await rt.db.run(partial(_write_payment, rt.flow, msg.key, msg.value, meta))
+        except Exception as exc:
+            log.exception("inbound: writing the payment of %s[%s]@%s failed", msg.topic, msg.partition, msg.offset)
             # Never skip a payment silently: it goes to the dead-letter topic, from where it can be re-driven.
-            await rt.flow.dead_letter_record("writer_failed", f"writing the payment failed: {error}", msg.key, msg.value, meta)
+            await rt.flow.dead_letter_record("writer_failed", f"writing the payment failed: {exc}", msg.key, msg.value, meta)
+
+
+async def _write_payment(flow: InboundFlow, key: bytes | None, value: bytes, meta: RecordMeta, conn: psycopg.AsyncConnection) -> None:
+    await flow.on_payment_record(conn, key, value, meta)
 
 
 @app.timer(interval=RELEASE_TICK_S)
@@ -253,7 +244,7 @@ async def poll_qbo_cdc() -> None:
         realms = await rt.directory.connected_realms()
         rt.realms.replace(realms)
         mine = owned_realms(realms, assigned, webhooks_topic.get_topic_name(), settings.topic_partitions)
-        found = await rt.flow.poll_cdc(PgCheckpointStore(await rt.lookups.get()), mine)
+        found = await rt.flow.poll_cdc(_PoolCheckpoints(rt.db), mine)
     except psycopg.Error as exc:
         log.warning("inbound: CDC poll skipped, database unavailable: %s", exc)
         return

@@ -16,17 +16,16 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-
-import psycopg
+from functools import partial
 
 from bottleneck_qbo import metrics
 from connectors.debezium import DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
-from streams.engine.docref import DocRef
+from streams.engine.outcome import Kind
 from streams.engine.router import RoutingError, route_event
 from streams.messages import DocumentTouch, Origin
-from streams.runtime import Runtime, get_runtime
+from streams.runtime import get_runtime
 from streams.topics import existing_cdc_topics
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
     rt = await get_runtime()
     async for event in stream.events():
         msg = event.message
-        original = lambda: OriginalRecord.from_bytes(msg.topic, msg.partition, msg.offset, msg.key, msg.value)  # noqa: E731
+        original = partial(OriginalRecord.from_bytes, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         try:
             change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         except DecodeError as exc:
@@ -75,7 +74,8 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
         )
         for ref in refs:
             try:
-                resolved = await _resolve_company(rt, ref)
+                # the engine's one resolver (a lost Postgres connection is replaced by sinks/postgres.py)
+                resolved = await rt.resolve_company(ref)
             except Exception as exc:  # an agent that raises stops consuming: dead-letter the record instead
                 log.exception("route: cannot resolve the company of %s", ref)
                 await dead_letter(
@@ -98,19 +98,6 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
             await documents_topic.send(key=touch.key(), value=touch.to_bytes())
 
 
-async def _resolve_company(rt: Runtime, ref: DocRef) -> DocRef | None:
-    """Postgres being briefly unreachable is not the record's fault: retry a few times before giving up."""
-    for attempt in range(5):
-        try:
-            await rt.heal()
-            return await rt.resolve_company(ref)
-        except psycopg.OperationalError:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.5 * 2**attempt)
-    return None
-
-
 def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:
     """Group by company, then by document, keeping first-seen order and the oldest origin (for latency)
     and ``forced`` if any touch was a publish request."""
@@ -129,14 +116,8 @@ def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tupl
 async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> None:
     rt = await get_runtime()
     for touch in docs.values():
-        await rt.heal()
         try:
-            try:
-                outcome = await rt.engine.sync(touch.ref)
-            except psycopg.OperationalError:
-                # the engine's own bookkeeping connection broke too: reconnect and try the document once more
-                await rt.heal()
-                outcome = await rt.engine.sync(touch.ref)
+            outcome = await rt.engine.sync(touch.ref)
         except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
             log.exception("sync: unexpected error on %s", touch.ref)
             await dead_letter(
@@ -150,20 +131,19 @@ async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> No
                 )
             )
             continue
-        kind = outcome.kind.value
-        metrics.documents_synced.labels(touch.ref.entity_type, kind).inc()
-        if kind == "synced" and touch.origin and touch.origin.source_ts_ms:
+        metrics.documents_synced.labels(touch.ref.entity_type, outcome.kind.value).inc()
+        if outcome.kind is Kind.SYNCED and touch.origin and touch.origin.source_ts_ms:
             metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(max(0.0, time.time() - touch.origin.source_ts_ms / 1000))
-        if kind == "dead":
+        if outcome.kind is Kind.DEAD:
             await dead_letter(
                 DeadLetter(
                     stage="sync",
-                    failure_type=getattr(outcome, "failure_type", None) or "terminal",
+                    failure_type=outcome.failure_type or "terminal",
                     reason=outcome.reason or "QBO refused the document",
                     company_id=touch.ref.company_id,
                     entity_type=touch.ref.entity_type,
                     local_id=str(touch.ref.local_id),
-                    fault=getattr(outcome, "fault", None),
+                    fault=outcome.fault,
                     original=OriginalRecord(topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset)
                     if touch.origin
                     else None,
@@ -199,7 +179,6 @@ async def redrive_parked() -> None:
     Every worker runs this: ``redrive_due`` leases each row, so two workers never re-drive the same one
     (and Faust's ``on_leader`` needs an assignor topic we do not declare)."""
     rt = await get_runtime()
-    await rt.heal()
     for ref in await rt.engine.redrive_due():
         touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))
         await documents_topic.send(key=touch.key(), value=touch.to_bytes())

@@ -35,8 +35,13 @@ def _pick(accounts: list[dict[str, Any]], name: str, *tests: Callable[[dict[str,
 
 def resolve(accounts: list[dict[str, Any]], names: AccountNames = AccountNames()) -> AccountRefs:
     active = [a for a in accounts if a.get("Active", True) is not False]
-    typ = lambda t: lambda a: a.get("AccountType") == t  # noqa: E731
-    sub = lambda s: lambda a: a.get("AccountSubType") == s  # noqa: E731
+
+    def typ(t: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda a: a.get("AccountType") == t
+
+    def sub(s: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda a: a.get("AccountSubType") == s
+
     found = {
         "income": _pick(active, names.income, sub("SalesOfProductIncome"), typ("Income")),
         "cogs": _pick(active, names.cogs, sub("SuppliesMaterialsCogs"), typ("Cost of Goods Sold")),

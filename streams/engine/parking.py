@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from sinks.postgres import Database
 from streams.engine.docref import DocRef
 
 State = Literal["waiting", "retry", "conflict", "dead"]
@@ -33,20 +32,18 @@ class Parked:
 
 
 class Parking:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, db: Database, *, owns_db: bool = False) -> None:
+        self._db = db
+        self._owns_db = owns_db
 
     @classmethod
     async def connect(cls, dsn: str) -> Parking:
-        return cls(await psycopg.AsyncConnection.connect(dsn, autocommit=True))
+        """Parking on a pool of its own (tests, tools); the worker shares one ``Database``."""
+        return cls(await Database.open(dsn, name="parking"), owns_db=True)
 
     async def close(self) -> None:
-        await self._conn.close()
-
-    @property
-    def broken(self) -> bool:
-        """The connection was lost (Postgres restarted, backend terminated): make a new one."""
-        return self._conn.closed or self._conn.broken
+        if self._owns_db:
+            await self._db.close()
 
     async def park(
         self,
@@ -59,53 +56,50 @@ class Parking:
         fault: dict[str, Any] | None = None,
     ) -> int:
         """Park (or re-park) a document; returns how many attempts it has had."""
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                """
-                insert into qbo_sync.sync_parking (entity_type, local_id, company_id, forced, state, reason, fault,
-                                                   waiting_on_type, waiting_on_id, next_attempt_at)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                on conflict (entity_type, local_id) do update set
-                    company_id = coalesce(excluded.company_id, qbo_sync.sync_parking.company_id),
-                    forced = qbo_sync.sync_parking.forced or excluded.forced,
-                    state = excluded.state, reason = excluded.reason, fault = excluded.fault,
-                    waiting_on_type = excluded.waiting_on_type, waiting_on_id = excluded.waiting_on_id,
-                    next_attempt_at = excluded.next_attempt_at,
-                    attempts = qbo_sync.sync_parking.attempts + 1, updated_at = now()
-                returning attempts
-                """,
-                (
-                    ref.entity_type,
-                    ref.local_id,
-                    ref.company_id,
-                    ref.forced,
-                    state,
-                    reason,
-                    Jsonb(fault) if fault else None,
-                    waiting_on.entity_type if waiting_on else None,
-                    waiting_on.local_id if waiting_on else None,
-                    next_attempt_at,
-                ),
-            )
-            row = await cur.fetchone()
+        row = await self._db.fetchone(
+            """
+            insert into qbo_sync.sync_parking (entity_type, local_id, company_id, forced, state, reason, fault,
+                                               waiting_on_type, waiting_on_id, next_attempt_at)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            on conflict (entity_type, local_id) do update set
+                company_id = coalesce(excluded.company_id, qbo_sync.sync_parking.company_id),
+                forced = qbo_sync.sync_parking.forced or excluded.forced,
+                state = excluded.state, reason = excluded.reason, fault = excluded.fault,
+                waiting_on_type = excluded.waiting_on_type, waiting_on_id = excluded.waiting_on_id,
+                next_attempt_at = excluded.next_attempt_at,
+                attempts = qbo_sync.sync_parking.attempts + 1, updated_at = now()
+            returning attempts
+            """,
+            (
+                ref.entity_type,
+                ref.local_id,
+                ref.company_id,
+                ref.forced,
+                state,
+                reason,
+                Jsonb(fault) if fault else None,
+                waiting_on.entity_type if waiting_on else None,
+                waiting_on.local_id if waiting_on else None,
+                next_attempt_at,
+            ),
+        )
         return int(row["attempts"]) if row else 1
 
     async def attempts(self, ref: DocRef) -> int:
-        cur = await self._conn.execute(
+        row = await self._db.fetchone(
             "select attempts from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id)
         )
-        row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return int(row["attempts"]) if row else 0
 
     async def clear(self, ref: DocRef, states: tuple[State, ...] = ("waiting", "retry", "conflict", "dead")) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "delete from qbo_sync.sync_parking where entity_type = %s and local_id = %s and state = any(%s)",
             (ref.entity_type, ref.local_id, list(states)),
         )
 
     async def release_waiters(self, dependency: DocRef, now: datetime) -> None:
         """Documents waiting on ``dependency`` become due now."""
-        await self._conn.execute(
+        await self._db.execute(
             "update qbo_sync.sync_parking set next_attempt_at = %s, updated_at = now() "
             "where state = 'waiting' and waiting_on_type = %s and waiting_on_id = %s",
             (now, dependency.entity_type, dependency.local_id),
@@ -113,33 +107,27 @@ class Parking:
 
     async def due(self, now: datetime, limit: int = 500) -> list[DocRef]:
         """Documents due for another attempt; each is leased (not handed out again for LEASE)."""
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                """
-                update qbo_sync.sync_parking p set next_attempt_at = %s
-                where (p.entity_type, p.local_id) in (
-                    select entity_type, local_id from qbo_sync.sync_parking
-                    where state in ('waiting', 'retry') and next_attempt_at <= %s
-                    order by next_attempt_at limit %s for update skip locked)
-                returning p.company_id, p.entity_type, p.local_id, p.forced
-                """,
-                (now + LEASE, now, limit),
-            )
-            rows = await cur.fetchall()
+        rows = await self._db.fetchall(
+            """
+            update qbo_sync.sync_parking p set next_attempt_at = %s
+            where (p.entity_type, p.local_id) in (
+                select entity_type, local_id from qbo_sync.sync_parking
+                where state in ('waiting', 'retry') and next_attempt_at <= %s
+                order by next_attempt_at limit %s for update skip locked)
+            returning p.company_id, p.entity_type, p.local_id, p.forced
+            """,
+            (now + LEASE, now, limit),
+        )
         return [DocRef(company_id=r["company_id"], entity_type=r["entity_type"], local_id=r["local_id"], forced=r["forced"]) for r in rows]
 
     async def get(self, ref: DocRef) -> Parked | None:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                "select * from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id)
-            )
-            r = await cur.fetchone()
+        r = await self._db.fetchone(
+            "select * from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id)
+        )
         return self._parked(r) if r else None
 
     async def list(self, states: tuple[State, ...] = ("waiting", "retry", "conflict", "dead")) -> list[Parked]:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute("select * from qbo_sync.sync_parking where state = any(%s) order by parked_at", (list(states),))
-            rows = await cur.fetchall()
+        rows = await self._db.fetchall("select * from qbo_sync.sync_parking where state = any(%s) order by parked_at", (list(states),))
         return [self._parked(r) for r in rows]
 
     @staticmethod

@@ -77,7 +77,9 @@ def route(table: str, op: str, before: Row | None, after: Row | None, registry: 
             DocRef(company_id=_company(row), entity_type=str(row.get("entity_type")), local_id=_int(row, "entity_id", table), forced=True)
         ]
     if registry is None:
-        from streams.processors.registry import REGISTRY as registry
+        from streams.processors.registry import REGISTRY
+
+        registry = REGISTRY
     refs: dict[str, DocRef] = {}
     for processor in registry:
         column = processor.sources.get(table)

@@ -7,7 +7,6 @@ than the events that triggered it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,51 +15,45 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mappers import bottleneck as bn
+from sinks.postgres import Database
 
 
-class Snapshot:
+class PgSnapshot:
     """One consistent read of Bottleneck (a REPEATABLE READ transaction)."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._conn = conn
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        cur = await self._conn.execute(sql, params)  # type: ignore[arg-type]
-        return await cur.fetchone()
+        rows = await self.all(sql, params)
+        return rows[0] if rows else None
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cur = await self._conn.execute(sql, params)  # type: ignore[arg-type]
-        return await cur.fetchall()
+        async with self._conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(sql, params)
+            return await cur.fetchall()
 
 
 class Source:
-    """Bottleneck's database. One connection, used one snapshot at a time (reads are short)."""
+    """Bottleneck's database (``sinks.postgres.Database``: pooled, reconnecting), read one snapshot at a time."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
+    def __init__(self, db: Database, *, owns_db: bool = False) -> None:
+        self._db = db
+        self._owns_db = owns_db
 
     @classmethod
     async def connect(cls, dsn: str) -> Source:
-        conn = await psycopg.AsyncConnection.connect(dsn, row_factory=dict_row, autocommit=True)
-        return cls(conn)
+        """A Source on a pool of its own (tests, tools); the worker shares one ``Database``."""
+        return cls(await Database.open(dsn), owns_db=True)
 
     async def close(self) -> None:
-        await self._conn.close()
-
-    @property
-    def broken(self) -> bool:
-        """The connection was lost (Postgres restarted, backend terminated): make a new one."""
-        return self._conn.closed or self._conn.broken
+        if self._owns_db:
+            await self._db.close()
 
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Snapshot]:
-        async with self._lock:
-            await self._conn.execute("begin isolation level repeatable read read only")
-            try:
-                yield Snapshot(self._conn)
-            finally:
-                await self._conn.execute("rollback")
+    async def snapshot(self) -> AsyncIterator[PgSnapshot]:
+        async with self._db.transaction("begin isolation level repeatable read read only") as conn:
+            yield PgSnapshot(conn)
 
     async def company(self, company_id: int) -> bn.Company | None:
         async with self.snapshot() as db:
@@ -69,7 +62,6 @@ class Source:
 
     async def company_of(self, table: str, local_id: int) -> int | None:
         """The company owning row ``local_id`` of header table ``table`` (lines carry no company_id)."""
-        async with self.snapshot() as db:
-            # table comes from a registered processor's class attribute, never from event data
-            row = await db.one(f"select company_id from {table} where id = %s", (local_id,))
+        # table comes from a registered processor's class attribute, never from event data
+        row = await self._db.fetchone(f"select company_id from {table} where id = %s", (local_id,))
         return int(row["company_id"]) if row else None

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from sinks.qbo.backoff import Backoff
 from streams.inbound.notifications import Notification
 
 
@@ -29,7 +30,7 @@ class Envelope(BaseModel):
 
 def retry_delay(attempt: int, base_s: float, max_s: float) -> float:
     """Exponential backoff: base, 2*base, 4*base, ... capped at ``max_s`` (``attempt`` counts from 0)."""
-    return min(max_s, base_s * (2 ** min(attempt, 30)))
+    return Backoff(base_s, max_s).delay(attempt)
 
 
 @dataclass(order=True)

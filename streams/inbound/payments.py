@@ -23,14 +23,14 @@ from mappers.payments import (
     to_payment_change,
 )
 from sinks.qbo.api import QboApi
-from sinks.qbo.errors import FailureType, QboError, QboNotFound
+from sinks.qbo.errors import QboError, QboNotFound
+from streams.engine.classify import classify
 from streams.inbound.directory import Directory
 from streams.inbound.notifications import Notification
 
 log = logging.getLogger(__name__)
 
 Action = Literal["publish", "retry", "dead_letter", "ignore"]
-_RETRYABLE = {FailureType.TRANSIENT, FailureType.RATE_LIMITED, FailureType.AUTH, FailureType.CONFIG}
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ async def process_notification(api: QboApi, directory: Directory, n: Notificatio
             state = deleted_payment(entity, n.entity_id, when=n.occurred_at)
         except QboError as exc:
             reason = f"reading {entity} {n.entity_id} from QBO failed: {exc}"
-            if exc.failure_type in _RETRYABLE:
+            if classify(exc).remedy.retryable:
                 if not final_attempt:
                     return Outcome("retry", reason=reason, retry_after_s=getattr(exc, "retry_after_s", None))
                 return Outcome("dead_letter", reason=reason, failure_type="retries_exhausted", fault=exc.to_dict())

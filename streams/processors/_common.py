@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from streams.engine.docref import DocRef
 
@@ -35,9 +35,3 @@ def quantity_refs(lines: Iterable[_Line]) -> list[DocRef]:
         ref = dep("lot_quantity", line.lot_id) if line.lot_id is not None else dep("item_quantity", line.item_id)
         seen.setdefault(ref.key, ref)
     return list(seen.values())
-
-
-async def insert(conn: Any, sql: str, params: tuple[Any, ...]) -> int:
-    cur = await conn.execute(sql + " returning id", params)
-    row = await cur.fetchone()
-    return int(row[0] if not isinstance(row, dict) else row["id"])

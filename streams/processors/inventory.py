@@ -9,35 +9,32 @@ that finds the quantities equal makes no write.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.inventory import quantity_adjustment
-from sinks.qbo.writer import Writer, WriteResult
 from streams.engine.docref import DocRef
-from streams.engine.processor import Processor
+from streams.engine.processor import Adjustment, AdjustmentProcessor, QboState
 from streams.processors._common import dep
-from streams.processors.items import sample_item, sample_lot
 
 
-class _QuantityProcessor(Processor[Any]):
+class _QuantityProcessor(AdjustmentProcessor[Any]):
     qbo_entity = "InventoryAdjustment"
-    item_entity: str  # whose QBO item holds the quantity
+    natural_key = None
+    on_delete = "ignore"
+    create_only = ()
+    item_entity: ClassVar[str]  # whose QBO item holds the quantity
 
+    @abstractmethod
     def target(self, doc: Any) -> Decimal:
-        raise NotImplementedError
+        """The quantity QBO should hold."""
 
-    def map(self, doc: Any, refs: Refs) -> dict[str, Any]:
-        raise NotImplementedError("quantity processors write through write(): the adjustment depends on QBO's quantity")
-
-    def is_removed(self, doc: Any) -> bool:
-        return False
-
-    async def write(self, writer: Writer, doc: Any, refs: Refs) -> WriteResult:
+    async def adjustment(self, doc: Any, refs: Refs, qbo: QboState) -> Adjustment | None:
         item_id = refs.qbo_id(self.item_entity, doc.id)
-        item = await writer.qbo.read(writer.realm_id, "Item", item_id)
+        item = await qbo.read("Item", item_id)
         qbo_qty = Decimal(str(item.get("QtyOnHand", 0)))
         target = self.target(doc)
         body = quantity_adjustment(
@@ -45,12 +42,12 @@ class _QuantityProcessor(Processor[Any]):
             qbo_qty=qbo_qty,
             target_qty=target,
             adjust_account=refs.accounts.adjustment,
-            txn_date=writer.today(),
+            txn_date=qbo.today(),
             note=f"Bottleneck {self.item_entity} {doc.id}: quantity {qbo_qty} -> {target}",
         )
         if body is None:
-            return WriteResult("none", None)
-        return await writer.create_once("InventoryAdjustment", body, "adjust", item_id, qbo_qty.normalize(), target.normalize())
+            return None
+        return Adjustment(body, ("adjust", item_id, qbo_qty.normalize(), target.normalize()))
 
 
 class LotQuantityProcessor(_QuantityProcessor):
@@ -66,18 +63,12 @@ class LotQuantityProcessor(_QuantityProcessor):
     def dependencies(self, doc: bn.Lot) -> list[DocRef]:
         return [dep("lot", doc.id)]
 
-    async def sample(self, conn: Any, company_id: int) -> int:
-        return await sample_lot(conn, company_id)
-
-    async def touch(self, conn: Any, local_id: int) -> None:
-        await conn.execute("update lots set quantity_on_hand = quantity_on_hand - 1, updated_at = now() where id = %s", (local_id,))
-
 
 class ItemQuantityProcessor(_QuantityProcessor):
     entity_type = "item_quantity"
     table = "items"
     model = bn.Item
-    sources = {}
+    sources = {}  # only a follow-up of invoices and bills
     item_entity = "item"
 
     def is_publishable(self, doc: bn.Item) -> bool:
@@ -88,6 +79,3 @@ class ItemQuantityProcessor(_QuantityProcessor):
 
     def dependencies(self, doc: bn.Item) -> list[DocRef]:
         return [dep("item", doc.id)]
-
-    async def sample(self, conn: Any, company_id: int) -> int:
-        return await sample_item(conn, company_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,27 +9,9 @@ from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.items import CREATE_ONLY, category_to_qbo, item_to_qbo, lot_to_qbo
 from streams.engine.docref import DocRef
+from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.engine.source import Snapshot
-from streams.processors._common import dep, insert
-
-
-async def sample_item(conn: Any, company_id: int, kind: str = "inventory") -> int:
-    tag = uuid.uuid4().hex[:8]
-    return await insert(
-        conn,
-        "insert into items (company_id, sku, name, kind, sales_price, purchase_cost) values (%s, %s, %s, %s, %s, %s)",
-        (company_id, f"SKU-{tag}", f"Item {tag}", kind, "12.5000", "4.2500"),
-    )
-
-
-async def sample_lot(conn: Any, company_id: int, item_id: int | None = None, qty: str = "25.0000") -> int:
-    item_id = item_id or await sample_item(conn, company_id)
-    return await insert(
-        conn,
-        "insert into lots (company_id, item_id, lot_code, quantity_on_hand, unit_cost) values (%s, %s, %s, %s, %s)",
-        (company_id, item_id, f"L{uuid.uuid4().hex[:6]}", qty, "3.2500"),
-    )
+from streams.processors._common import dep
 
 
 class ItemCategoryProcessor(Processor[bn.Item]):
@@ -43,18 +24,13 @@ class ItemCategoryProcessor(Processor[bn.Item]):
     sources = {"items": "id"}
     natural_key = "Name"
     on_delete = "deactivate"
+    create_only = ()
 
     def is_publishable(self, doc: bn.Item) -> bool:
         return doc.kind == "inventory"
 
     def map(self, doc: bn.Item, refs: Refs) -> dict[str, Any]:
         return category_to_qbo(doc)
-
-    async def sample(self, conn: Any, company_id: int) -> int:
-        return await sample_item(conn, company_id)
-
-    async def touch(self, conn: Any, local_id: int) -> None:
-        await conn.execute("update items set name = name || 'x', updated_at = now() where id = %s", (local_id,))
 
 
 class ItemProcessor(Processor[bn.ItemWithLots]):
@@ -84,12 +60,6 @@ class ItemProcessor(Processor[bn.ItemWithLots]):
     def map(self, doc: bn.Item, refs: Refs) -> dict[str, Any]:
         return item_to_qbo(doc, refs)
 
-    async def sample(self, conn: Any, company_id: int) -> int:
-        return await sample_item(conn, company_id)
-
-    async def touch(self, conn: Any, local_id: int) -> None:
-        await conn.execute("update items set sales_price = sales_price + 1, updated_at = now() where id = %s", (local_id,))
-
 
 class LotProcessor(Processor[bn.LotWithItem]):
     entity_type = "lot"
@@ -116,9 +86,3 @@ class LotProcessor(Processor[bn.LotWithItem]):
 
     def map(self, doc: bn.LotWithItem, refs: Refs) -> dict[str, Any]:
         return lot_to_qbo(doc, refs)
-
-    async def sample(self, conn: Any, company_id: int) -> int:
-        return await sample_lot(conn, company_id)
-
-    async def touch(self, conn: Any, local_id: int) -> None:
-        await conn.execute("update lots set unit_cost = unit_cost + 1, updated_at = now() where id = %s", (local_id,))

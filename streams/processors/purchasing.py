@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,11 +9,9 @@ from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.purchasing import bill_to_qbo, purchase_order_to_qbo
 from streams.engine.docref import DocRef
+from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.engine.source import Snapshot
-from streams.processors._common import dep, insert, line_item_deps, quantity_refs
-from streams.processors.items import sample_item, sample_lot
-from streams.processors.parties import VendorProcessor
+from streams.processors._common import dep, line_item_deps, quantity_refs
 
 
 class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
@@ -25,6 +22,7 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
     sources = {"purchase_orders": "id", "purchase_order_lines": "purchase_order_id"}
     natural_key = "DocNumber"
     on_delete = "delete"
+    create_only = ()
 
     async def load(self, db: Snapshot, local_id: int) -> bn.PurchaseOrder | None:
         head = await db.one("select * from purchase_orders where id = %s", (local_id,))
@@ -43,29 +41,10 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
         return [dep("vendor", doc.vendor_id), *line_item_deps(doc.lines)]
 
     def matches(self, doc: bn.PurchaseOrder, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool:
-        return (candidate.get("VendorRef") or {}).get("value") == payload["VendorRef"]["value"]
+        return bool((candidate.get("VendorRef") or {}).get("value") == payload["VendorRef"]["value"])
 
     def map(self, doc: bn.PurchaseOrder, refs: Refs) -> dict[str, Any]:
         return purchase_order_to_qbo(doc, refs)
-
-    async def sample(self, conn: Any, company_id: int) -> int:
-        vendor = await VendorProcessor().sample(conn, company_id)
-        po = await insert(
-            conn,
-            "insert into purchase_orders (company_id, number, vendor_id, status, order_date, expected_on) values (%s, %s, %s, 'open', current_date, current_date + 14)",
-            (company_id, f"PO-{uuid.uuid4().hex[:8]}", vendor),
-        )
-        item = await sample_item(conn, company_id)
-        other = await sample_item(conn, company_id, "non_tracking")
-        for no, (item_id, qty, cost) in enumerate([(item, "10", "4.0000"), (other, "3", "1.1111")], 1):
-            await conn.execute(
-                "insert into purchase_order_lines (purchase_order_id, line_no, item_id, quantity, unit_cost) values (%s, %s, %s, %s, %s)",
-                (po, no, item_id, qty, cost),
-            )
-        return po
-
-    async def touch(self, conn: Any, local_id: int) -> None:
-        await conn.execute("update purchase_orders set memo = coalesce(memo, '') || 'x', updated_at = now() where id = %s", (local_id,))
 
 
 class BillProcessor(Processor[bn.Bill]):
@@ -76,6 +55,7 @@ class BillProcessor(Processor[bn.Bill]):
     sources = {"bills": "id", "bill_lines": "bill_id"}
     natural_key = "DocNumber"
     on_delete = "delete"  # QBO Bills cannot be voided through the API, only deleted
+    create_only = ()
 
     async def load(self, db: Snapshot, local_id: int) -> bn.Bill | None:
         head = await db.one("select * from bills where id = %s", (local_id,))
@@ -98,38 +78,10 @@ class BillProcessor(Processor[bn.Bill]):
 
     def matches(self, doc: bn.Bill, payload: Mapping[str, Any], candidate: Mapping[str, Any]) -> bool:
         # bill numbers are the vendor's: unique per vendor only
-        return (candidate.get("VendorRef") or {}).get("value") == payload["VendorRef"]["value"]
+        return bool((candidate.get("VendorRef") or {}).get("value") == payload["VendorRef"]["value"])
 
     def map(self, doc: bn.Bill, refs: Refs) -> dict[str, Any]:
         return bill_to_qbo(doc, refs)
 
     async def after_sync(self, doc: bn.Bill, qbo_object: Mapping[str, Any]) -> list[DocRef]:
         return quantity_refs(doc.lines)
-
-    async def sample(self, conn: Any, company_id: int) -> int:
-        po = await PurchaseOrderProcessor().sample(conn, company_id)
-        cur = await conn.execute("select vendor_id from purchase_orders where id = %s", (po,))
-        vendor = (await cur.fetchone())[0]
-        bill = await insert(
-            conn,
-            "insert into bills (company_id, number, vendor_id, purchase_order_id, status, bill_date, due_date) values (%s, %s, %s, %s, 'open', current_date, current_date + 30)",
-            (company_id, f"B-{uuid.uuid4().hex[:8]}", vendor, po),
-        )
-        cur = await conn.execute(
-            "select id, item_id, quantity, unit_cost from purchase_order_lines where purchase_order_id = %s order by line_no", (po,)
-        )
-        po_lines = await cur.fetchall()
-        first = po_lines[0]
-        lot = await sample_lot(conn, company_id, first[1], qty="0")
-        await conn.execute(
-            "insert into bill_lines (bill_id, line_no, item_id, lot_id, purchase_order_line_id, quantity, unit_cost) values (%s, 1, %s, %s, %s, %s, %s)",
-            (bill, first[1], lot, first[0], first[2], first[3]),
-        )
-        extra = await sample_item(conn, company_id, "non_tracking")
-        await conn.execute(
-            "insert into bill_lines (bill_id, line_no, item_id, quantity, unit_cost) values (%s, 2, %s, 1, 2.5)", (bill, extra)
-        )
-        return bill
-
-    async def touch(self, conn: Any, local_id: int) -> None:
-        await conn.execute("update bills set memo = coalesce(memo, '') || 'x', updated_at = now() where id = %s", (local_id,))

@@ -2,9 +2,10 @@
 
 ``tests/integration/test_conformance.py`` runs ``cases(REGISTRY)`` against real Postgres and the QBO
 sandbox; a processor added to the registry is picked up with no test code. Each check drives
-Bottleneck through SQL (the processor's ``sample`` / ``touch`` factories) and the engine, and looks
-at QBO through the sandbox (its API and its write counters). Checks that cannot apply to a processor
-(draft -> published for a table without status) are not generated for it; a missing ``sample`` fails.
+Bottleneck through SQL (the entity's ``Sample`` in ``tests/conformance/samples/``) and the engine, and
+looks at QBO through the sandbox (its API and its write counters). The processor's capabilities, never its
+name, decide which checks apply (``applicable``): ``append_only``, ``has_drafts()``, ``removable()``,
+``sources``. A registered processor without a sample fails with a sentence saying where to add one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from connectors.debezium import UNAVAILABLE
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import QboNotFound
 from sinks.qbo.idmap import IdMap
+from sinks.qbo.query import where_equals
 from streams.engine.docref import DocRef
 from streams.engine.engine import SyncEngine
 from streams.engine.outcome import Kind, SkipReason, SyncOutcome
@@ -26,6 +28,7 @@ from streams.engine.parking import Parking
 from streams.engine.processor import Processor
 from streams.engine.registry import Registry
 from streams.engine.router import route
+from tests.conformance import samples
 
 PLACEHOLDER = UNAVAILABLE.value
 
@@ -33,13 +36,26 @@ PLACEHOLDER = UNAVAILABLE.value
 class Harness(Protocol):
     """What the suite needs from the test environment (tests/integration/sync_support.Env)."""
 
-    realm: str
-    company_id: int
-    conn: Any  # psycopg AsyncConnection, autocommit
-    qbo: QboApi
-    engine: SyncEngine
-    parking: Parking
-    idmap: IdMap
+    @property
+    def realm(self) -> str: ...
+
+    @property
+    def company_id(self) -> int: ...
+
+    @property
+    def conn(self) -> Any: ...  # psycopg AsyncConnection, autocommit
+
+    @property
+    def qbo(self) -> QboApi: ...
+
+    @property
+    def engine(self) -> SyncEngine: ...
+
+    @property
+    def parking(self) -> Parking: ...
+
+    @property
+    def idmap(self) -> IdMap: ...
 
     async def writes(self) -> int: ...
 
@@ -59,9 +75,24 @@ def _ok(out: SyncOutcome, what: str) -> None:
     assert out.ok, f"{what}: {out.kind.value}: {out.reason}"
 
 
-def _appends(p: Processor[Any]) -> bool:
-    """Append-only processors (inventory adjustments) write only when quantities drift."""
-    return p.qbo_entity == "InventoryAdjustment"
+async def _sample(h: Harness, p: Processor[Any]) -> int:
+    return await samples.create(p.entity_type, h.conn, h.company_id)
+
+
+async def _touch(h: Harness, p: Processor[Any], local_id: int) -> None:
+    await samples.touch(p.entity_type, h.conn, local_id)
+
+
+def _can_touch(p: Processor[Any]) -> bool:
+    return samples.sample_for(p.entity_type).touch is not None
+
+
+async def _same_natural_key(h: Harness, p: Processor[Any], obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The QBO objects sharing ``obj``'s natural key and kind (items share one name space: a Category and
+    its canonical item have the same Name, told apart by Type and parent)."""
+    assert p.natural_key is not None
+    same = await h.qbo.query(h.realm, where_equals(p.qbo_entity, p.natural_key, str(obj[p.natural_key])))
+    return [o for o in same if o.get("Type") == obj.get("Type") and o.get("ParentRef") == obj.get("ParentRef")]
 
 
 async def _settle(h: Harness, ref: DocRef, rounds: int = 20) -> SyncOutcome:
@@ -101,25 +132,23 @@ async def _all_qbo_objects(h: Harness) -> list[dict[str, Any]]:
 async def check_duplicate_events(p: Processor[Any], h: Harness) -> None:
     """The same event delivered twice at once (a rebalance, two workers) and then again: exactly one QBO
     object results, and the late duplicate makes no write."""
-    local_id = await p.sample(h.conn, h.company_id)
-    if _appends(p) and type(p).touch is not Processor.touch:
+    local_id = await _sample(h, p)
+    if p.append_only and _can_touch(p):
         await _ok_sync(h, p, local_id, "first sync")
-        await p.touch(h.conn, local_id)  # make the quantities drift so there is something to write
-    adjustments_before = await _applied(h, "InventoryAdjustment")
+        await _touch(h, p, local_id)  # make the quantities drift so there is something to write
+    adjustments_before = await _applied(h, p.qbo_entity)
     first, second = await asyncio.gather(h.engine.sync(_ref(h, p, local_id)), h.engine.sync(_ref(h, p, local_id)))
     _ok(first, "first delivery")
     _ok(second, "concurrent duplicate delivery")
-    if _appends(p):
-        drift = 1 if type(p).touch is not Processor.touch else 0
-        assert await _applied(h, "InventoryAdjustment") - adjustments_before == drift, "the adjustment was applied twice"
+    if p.append_only:
+        drift = 1 if _can_touch(p) else 0
+        assert await _applied(h, p.qbo_entity) - adjustments_before == drift, "the adjustment was applied twice"
     else:
         entry = await h.idmap.get(h.company_id, p.entity_type, local_id)
         assert entry is not None and entry.qbo_id
         obj = await h.qbo.read(h.realm, p.qbo_entity, entry.qbo_id)
         if p.natural_key:
-            key = str(obj[p.natural_key]).replace("\\", "\\\\").replace("'", "\\'")
-            same = await h.qbo.query(h.realm, f"select * from {p.qbo_entity} where {p.natural_key} = '{key}'")
-            same = [o for o in same if o.get("Type") == obj.get("Type") and o.get("ParentRef") == obj.get("ParentRef")]
+            same = await _same_natural_key(h, p, obj)
             assert len(same) == 1, f"duplicate delivery made {len(same)} objects: {same}"
     before = await h.writes()
     _ok(await h.engine.sync(_ref(h, p, local_id)), "late duplicate delivery")
@@ -138,7 +167,7 @@ async def _ok_sync(h: Harness, p: Processor[Any], local_id: int, what: str) -> S
 
 async def check_replay(p: Processor[Any], h: Harness) -> None:
     """Replaying the history (every document and dependency again) against an up-to-date QBO writes nothing."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     await _ok_sync(h, p, local_id, "initial sync")
     cur = await h.conn.execute("select entity_type, local_id from qbo_sync.id_map where company_id = %s", (h.company_id,))
     everything = [DocRef(company_id=h.company_id, entity_type=e, local_id=i) for e, i in await cur.fetchall()]
@@ -151,33 +180,33 @@ async def check_replay(p: Processor[Any], h: Harness) -> None:
 async def check_child_before_parent(p: Processor[Any], h: Harness) -> None:
     """The document's event arrives before any of its dependencies': it syncs them first, on demand;
     their own (late) events then find nothing to do."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     out = await _ok_sync(h, p, local_id, "child first")
     async with h.engine.source.snapshot() as db:
         doc = await p.load(db, local_id)
-    deps = p.dependencies(doc)
-    for dep in deps:
-        entry = await h.idmap.get(h.company_id, dep.entity_type, dep.local_id)
-        skipped_draft = entry is None and dep.entity_type in ("sales_order", "purchase_order")
-        assert (entry is not None and entry.qbo_id) or skipped_draft, f"dependency {dep} was not synced first"
+    deps = [dep.model_copy(update={"company_id": h.company_id}) for dep in p.dependencies(doc)]
     before = await h.writes()
     for dep in deps:
-        _ok(await h.engine.sync(dep.model_copy(update={"company_id": h.company_id})), f"late parent {dep}")
+        entry = await h.idmap.get(h.company_id, dep.entity_type, dep.local_id)
+        late = await h.engine.sync(dep)
+        _ok(late, f"late parent {dep}")
+        # a dependency is in QBO first, or has no business there (e.g. an optional link to a draft order)
+        assert (entry is not None and entry.qbo_id) or late.kind == Kind.SKIPPED, f"dependency {dep} was not synced first"
     assert await h.writes() == before, "a parent's late event wrote again"
-    if not _appends(p):
+    if not p.append_only:
         assert out.qbo_id, "no QBO id recorded"
 
 
 async def check_toast_placeholder(p: Processor[Any], h: Harness) -> None:
     """An event whose unchanged TOASTed columns are Debezium's placeholder: routed by id, the document is
     re-read from Postgres, and the placeholder never reaches QBO."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     table, column = next(iter(p.sources.items()))
     cur = await h.conn.execute(f"select * from {table} where {column} = %s limit 1", (local_id,))
     row = await cur.fetchone()
     names = [d.name for d in cur.description]
-    after = {n: (v if n in ("id", "company_id", column) else UNAVAILABLE) for n, v in zip(names, row)}
-    refs = route(table, "u", None, after)
+    after = {n: (v if n in ("id", "company_id", column) else UNAVAILABLE) for n, v in zip(names, row, strict=True)}
+    refs = route(table, "u", None, after, h.engine.registry)
     assert refs, f"an update of {table} routed nowhere"
     for ref in refs:
         _ok(await h.engine.sync(ref), f"sync of {ref}")
@@ -187,7 +216,7 @@ async def check_toast_placeholder(p: Processor[Any], h: Harness) -> None:
 
 async def check_draft_then_published(p: Processor[Any], h: Harness) -> None:
     """A draft never reaches QBO; the same document is created when it is published."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     await h.conn.execute(f"update {p.table} set status = 'draft' where id = %s", (local_id,))
     before = await h.writes()
     out = await h.engine.sync(_ref(h, p, local_id))
@@ -200,7 +229,7 @@ async def check_draft_then_published(p: Processor[Any], h: Harness) -> None:
 
 async def check_delete(p: Processor[Any], h: Harness) -> None:
     """A deleted Bottleneck document is voided / deleted / deactivated in QBO, once."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     created = await _ok_sync(h, p, local_id, "initial sync")
     await h.conn.execute(f"delete from {p.table} where id = %s", (local_id,))
     out = await h.engine.sync(DocRef(company_id=None, entity_type=p.entity_type, local_id=local_id))
@@ -222,17 +251,17 @@ async def check_stale_sync_token(p: Processor[Any], h: Harness) -> None:
     """Someone edits the object in QBO behind our back, then Bottleneck changes it: the stale SyncToken is
     re-read once and the change re-applied; stale twice in a row parks a readable conflict, which
     converges when re-driven."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     created = await _ok_sync(h, p, local_id, "initial sync")
     qbo_id = created.qbo_id
     current = await h.qbo.read(h.realm, p.qbo_entity, qbo_id)  # type: ignore[arg-type]
     await h.qbo.update(h.realm, p.qbo_entity, {"Id": qbo_id, "SyncToken": current["SyncToken"]}, sparse=True)
-    await p.touch(h.conn, local_id)
+    await _touch(h, p, local_id)
     out = await h.engine.sync(_ref(h, p, local_id))  # stale once (QBO moved): re-read and re-applied
     assert out.kind == Kind.SYNCED and out.action == "update", out
     after = await h.qbo.read(h.realm, p.qbo_entity, qbo_id)  # type: ignore[arg-type]
     assert int(after["SyncToken"]) > int(current["SyncToken"]) + 1
-    await p.touch(h.conn, local_id)
+    await _touch(h, p, local_id)
     await h.faults(stale_synctoken_once_for=[p.qbo_entity, p.qbo_entity])
     out = await h.engine.sync(_ref(h, p, local_id))
     assert out.kind == Kind.CONFLICT and "SyncToken" in (out.reason or ""), out
@@ -246,7 +275,7 @@ async def check_stale_sync_token(p: Processor[Any], h: Harness) -> None:
 
 async def check_rate_limited(p: Processor[Any], h: Harness) -> None:
     """429s: the engine parks (never sleeps), re-drives when due, and converges with no duplicate."""
-    local_id = await p.sample(h.conn, h.company_id)
+    local_id = await _sample(h, p)
     await h.faults(throttle_next=2)
     first = await h.engine.sync(_ref(h, p, local_id))
     assert first.kind in (Kind.RETRY_LATER, Kind.WAITING), first
@@ -256,11 +285,9 @@ async def check_rate_limited(p: Processor[Any], h: Harness) -> None:
     left = [x for x in await h.parking.list() if x.ref.company_id == h.company_id]
     assert not left, f"still parked: {left}"
     entry = await h.idmap.get(h.company_id, p.entity_type, local_id)
-    if entry is not None and p.natural_key:
-        obj = await h.qbo.read(h.realm, p.qbo_entity, entry.qbo_id)  # type: ignore[arg-type]
-        key = str(obj[p.natural_key]).replace("\\", "\\\\").replace("'", "\\'")
-        same = await h.qbo.query(h.realm, f"select * from {p.qbo_entity} where {p.natural_key} = '{key}'")
-        assert len(same) == 1 or p.qbo_entity == "Item", f"duplicates after 429s: {same}"
+    if entry is not None and entry.qbo_id and p.natural_key:
+        same = await _same_natural_key(h, p, await h.qbo.read(h.realm, p.qbo_entity, entry.qbo_id))
+        assert len(same) == 1, f"duplicates after 429s: {same}"
     before = await h.writes()
     _ok(await h.engine.sync(_ref(h, p, local_id)), "after convergence")
     assert await h.writes() == before
@@ -279,14 +306,15 @@ CHECKS: dict[str, Check] = {
 
 
 def applicable(p: Processor[Any]) -> list[str]:
+    """The checks that apply, from the processor's capabilities (never from its name)."""
     names = ["duplicate_events", "replay", "child_before_parent", "rate_limited"]
-    if p.sources:
+    if p.sources:  # events of its own tables trigger it
         names.append("toast_placeholder")
-    if "status" in p.model.model_fields:
+    if p.has_drafts():
         names.append("draft_then_published")
-    if p.on_delete != "ignore":
+    if p.removable():
         names.append("delete")
-    if not _appends(p):
+    if not p.append_only:  # it updates one object in place (an append-only one never updates)
         names.append("stale_sync_token")
     return names
 
@@ -299,4 +327,5 @@ def cases(registry: Registry) -> list[tuple[str, str]]:
 async def run(registry: Registry, entity_type: str, check: str, harness: Harness) -> None:
     processor = registry.get(entity_type)
     assert processor is not None, f"{entity_type} is not registered"
+    samples.sample_for(entity_type)  # a missing sample fails here with a sentence, before any check runs
     await CHECKS[check](processor, harness)

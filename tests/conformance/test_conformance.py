@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from streams.processors.registry import REGISTRY
+from tests.conformance import samples
 from tests.conformance import suite as conformance
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
@@ -24,3 +25,13 @@ def test_every_registered_processor_has_the_core_checks() -> None:
     for p in REGISTRY:
         for check in ("duplicate_events", "replay", "child_before_parent", "rate_limited"):
             assert (p.entity_type, check) in cases
+
+
+def test_every_registered_processor_has_a_sample() -> None:
+    missing = [p.entity_type for p in REGISTRY if p.entity_type not in samples.SAMPLES]
+    assert not missing, f"no conformance sample for {missing}: add one to tests/conformance/samples/ (see its __init__.py)"
+
+
+def test_a_missing_sample_fails_with_a_sentence() -> None:
+    with pytest.raises(LookupError, match=r"no conformance sample for entity type 'nothing'.*tests/conformance/samples/"):
+        samples.sample_for("nothing")

@@ -8,7 +8,7 @@ import pytest
 
 from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind, SkipReason
-from streams.processors.registry import REGISTRY
+from tests.conformance import samples
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
@@ -20,7 +20,7 @@ def ref(env: Env, entity: str, local_id: int, forced: bool = False) -> DocRef:
 
 
 async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "sales_order", so))
     assert out.kind == Kind.SYNCED, out.reason
     cur = await env.conn.execute("select customer_id from sales_orders where id = %s", (so,))
@@ -51,7 +51,8 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     assert parent["Type"] == "Category" and lot_item["Type"] == "Inventory"
     # QBO moved the lot's stock when the invoice posted; the follow-up adjustment brought it back to Bottleneck's
     cur = await env.conn.execute(
-        "select quantity_on_hand from lots where id = (select lot_id from invoice_lines where invoice_id = %s and lot_id is not null limit 1)",
+        "select quantity_on_hand from lots where id = "
+        "(select lot_id from invoice_lines where invoice_id = %s and lot_id is not null limit 1)",
         (inv,),
     )
     assert Decimal(str(lot_item["QtyOnHand"])) == (await cur.fetchone())[0]
@@ -61,7 +62,7 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
 async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(env: Env) -> None:
     """Invoicing closes the sales order in the same transaction; Debezium's events for the two tables can
     reach the sync in either order. The estimate must end Closed AND linked to the invoice."""
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "sales_order", so))).kind == Kind.SYNCED
     async with env.conn.transaction():
         cur = await env.conn.execute(
@@ -87,7 +88,7 @@ async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(e
 
 
 async def test_bill_links_po_lines_and_closes_po(env: Env) -> None:
-    bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    bill = await samples.create("bill", env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "bill", bill))
     assert out.kind == Kind.SYNCED, out.reason
     qbo_bill = await env.qbo.read(env.realm, "Bill", out.qbo_id)  # type: ignore[arg-type]
@@ -99,7 +100,7 @@ async def test_bill_links_po_lines_and_closes_po(env: Env) -> None:
 
 
 async def test_draft_skipped_then_published_creates(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     await env.conn.execute("update sales_orders set status = 'draft' where id = %s", (so,))
     out = await env.engine.sync(ref(env, "sales_order", so))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.DRAFT
@@ -110,21 +111,21 @@ async def test_draft_skipped_then_published_creates(env: Env) -> None:
 
 async def test_manual_mode_and_company_without_realm(env: Env) -> None:
     await env.set_mode("manual")
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await samples.create("customer", env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "customer", cust))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.MANUAL_MODE
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await samples.create("invoice", env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "invoice", inv, forced=True))
     assert out.kind == Kind.SYNCED, out.reason  # a publish request brings its dependencies along
     cur = await env.conn.execute("insert into companies (name) values ('unconnected') returning id")
     other = (await cur.fetchone())[0]
-    lonely = await REGISTRY.get("customer").sample(env.conn, other)  # type: ignore[union-attr]
+    lonely = await samples.create("customer", env.conn, other)
     out = await env.engine.sync(DocRef(company_id=None, entity_type="customer", local_id=lonely))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.NO_REALM
 
 
 async def test_deactivate_void_delete(env: Env) -> None:
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await samples.create("invoice", env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "invoice", inv))
     await env.conn.execute("update invoices set status = 'void' where id = %s", (inv,))
     voided = await env.engine.sync(ref(env, "invoice", inv))
@@ -132,7 +133,7 @@ async def test_deactivate_void_delete(env: Env) -> None:
     assert Decimal(str((await env.qbo.read(env.realm, "Invoice", out.qbo_id))["TotalAmt"])) == 0  # type: ignore[arg-type]
     assert (await env.engine.sync(ref(env, "invoice", inv))).kind == Kind.UNCHANGED
 
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     est = await env.engine.sync(ref(env, "sales_order", so))
     await env.conn.execute("delete from sales_orders where id = %s", (so,))
     gone = await env.engine.sync(DocRef(company_id=None, entity_type="sales_order", local_id=so))

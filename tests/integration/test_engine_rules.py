@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind
 from streams.engine.router import route
 from streams.processors.registry import REGISTRY
+from tests.conformance import samples
 from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
@@ -30,7 +32,7 @@ async def one(env: Env, sql: str, *params: object) -> object:
 
 
 async def test_header_and_lines_in_one_transaction_are_one_qbo_write(env: Env) -> None:
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await samples.create("invoice", env.conn, env.company_id)
     # the events of the inserting transaction, as the router sees them (header + every line)
     events = [("invoices", {"id": inv, "company_id": env.company_id, "memo": UNAVAILABLE})]
     cur = await env.conn.execute("select id from invoice_lines where invoice_id = %s", (inv,))
@@ -44,9 +46,9 @@ async def test_header_and_lines_in_one_transaction_are_one_qbo_write(env: Env) -
 
 
 async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -> None:
-    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    lot = await samples.create("lot", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "lot", lot))).kind == Kind.SYNCED
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     # Bottleneck completes a ship job: job and lot quantity in one transaction
     async with env.conn.transaction():
         job = await one(
@@ -70,7 +72,7 @@ async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -
 
 
 async def test_failed_dependency_parks_dependant_until_it_syncs(env: Env) -> None:
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await samples.create("invoice", env.conn, env.company_id)
     customer = await one(env, "select customer_id from invoices where id = %s", inv)
     await env.conn.execute("update customers set name = 'Bad: name' where id = %s", (customer,))
     out = await env.engine.sync(ref(env, "invoice", inv))
@@ -78,7 +80,7 @@ async def test_failed_dependency_parks_dependant_until_it_syncs(env: Env) -> Non
     assert "Bad: name" in (out.reason or "")
     assert (await env.parking.get(ref(env, "customer", customer))).state == "dead"  # type: ignore[arg-type, union-attr]
     # other documents keep flowing
-    other = await REGISTRY.get("vendor").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    other = await samples.create("vendor", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "vendor", other))).kind == Kind.SYNCED
     # the customer is fixed in Bottleneck; its event syncs it and releases the invoice
     await env.conn.execute("update customers set name = 'Good name' where id = %s", (customer,))
@@ -90,7 +92,7 @@ async def test_failed_dependency_parks_dependant_until_it_syncs(env: Env) -> Non
 
 
 async def test_crash_after_create_adopts_instead_of_duplicating(env: Env) -> None:
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await samples.create("customer", env.conn, env.company_id)
     first = await env.engine.sync(ref(env, "customer", cust))
     # the id map write was lost (crash between QBO's answer and our commit)
     await env.conn.execute("delete from qbo_sync.id_map where company_id = %s and entity_type = 'customer'", (env.company_id,))
@@ -101,7 +103,7 @@ async def test_crash_after_create_adopts_instead_of_duplicating(env: Env) -> Non
 
 
 async def test_lost_response_is_retried_without_duplicate(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     await env.faults(lose_response_next=1)
     # the client retries the write with the same requestid (or the engine parks it): either way QBO
     # answers the retry with the first response instead of writing again
@@ -119,7 +121,7 @@ async def test_lost_response_is_retried_without_duplicate(env: Env) -> None:
 
 
 async def test_po_edit_keeps_line_ids_and_bill_link(env: Env) -> None:
-    bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    bill = await samples.create("bill", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "bill", bill))).kind == Kind.SYNCED
     po = await one(env, "select purchase_order_id from bills where id = %s", bill)
     before = (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids  # type: ignore[arg-type, union-attr]
@@ -142,7 +144,7 @@ async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env)
 
 
 async def test_object_deleted_in_qbo_behind_our_back(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await samples.create("sales_order", env.conn, env.company_id)
     created = await env.engine.sync(ref(env, "sales_order", so))
     current = await env.qbo.read(env.realm, "Estimate", created.qbo_id)  # type: ignore[arg-type]
     await env.qbo.delete(env.realm, "Estimate", created.qbo_id, current["SyncToken"])  # type: ignore[arg-type]
@@ -155,7 +157,7 @@ async def test_object_deleted_in_qbo_behind_our_back(env: Env) -> None:
 
 
 async def test_recreated_customer_takes_back_its_inactive_qbo_customer(env: Env) -> None:
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await samples.create("customer", env.conn, env.company_id)
     first = await env.engine.sync(ref(env, "customer", cust))
     name = await one(env, "select name from customers where id = %s", cust)
     await env.conn.execute("delete from customers where id = %s", (cust,))
@@ -175,7 +177,7 @@ async def test_missing_account_parks_with_a_readable_reason_until_fixed(env: Env
         {"Id": ap["Id"], "SyncToken": ap["SyncToken"], "Name": "Old payables", "AccountType": "Other Current Liability"},
         sparse=True,
     )
-    po = await REGISTRY.get("purchase_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    po = await samples.create("purchase_order", env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "purchase_order", po))
     assert out.kind in (Kind.RETRY_LATER, Kind.WAITING) and "no account for: ap" in (out.reason or ""), out
     assert not [p for p in await env.parking.list(("dead",)) if p.ref.company_id == env.company_id]
@@ -204,7 +206,8 @@ async def test_names_with_quotes_and_backslashes_are_looked_up_safely(env: Env) 
 async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
     item = await one(
         env,
-        "insert into items (company_id, sku, name, kind, sales_price) values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id",
+        "insert into items (company_id, sku, name, kind, sales_price) "
+        "values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id",
         env.company_id,
     )
     out = await env.engine.sync(ref(env, "item", item))  # type: ignore[arg-type]
@@ -216,7 +219,7 @@ async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
 
 async def test_manual_mode_dependency_that_failed_is_re_driven(env: Env) -> None:
     await env.set_mode("manual")
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await samples.create("invoice", env.conn, env.company_id)
     publish = route("qbo_publish_requests", "c", None, {"id": 5, "company_id": env.company_id, "entity_type": "invoice", "entity_id": inv})[
         0
     ]
@@ -237,33 +240,37 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
     """Worker A reads a customer, worker B syncs a newer state of it first; A's write of the older state
     fails as stale, A re-reads Bottleneck and finds nothing left to do."""
     from streams.engine.engine import SyncEngine
-    from streams.engine.registry import Registry
-    from streams.processors.parties import CustomerProcessor
 
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await samples.create("customer", env.conn, env.company_id)
     created = await env.engine.sync(ref(env, "customer", cust))
     worker_b = env.engine
 
-    class RacedCustomer(CustomerProcessor):
+    class RacedQbo:
+        """Worker A's QBO: between A's read and A's first write, Bottleneck changes and B syncs it."""
+
         raced = False
 
-        async def write(self, writer, doc, refs):  # type: ignore[no-untyped-def]
-            if not RacedCustomer.raced:  # between A's read and A's write: Bottleneck changes, B syncs it
-                RacedCustomer.raced = True
+        def __getattr__(self, name: str) -> Any:
+            return getattr(env.qbo, name)
+
+        async def update(self, *args: Any, **kwargs: Any) -> Any:
+            if not self.raced:
+                self.raced = True
                 await env.conn.execute("update customers set notes = 'newer' where id = %s", (cust,))
                 assert (await worker_b.sync(ref(env, "customer", cust))).kind == Kind.SYNCED
-            return await super().write(writer, doc, refs)
+            return await env.qbo.update(*args, **kwargs)
 
     await env.conn.execute("update customers set notes = 'older' where id = %s", (cust,))
-    worker_a = SyncEngine(worker_b.source, env.qbo, env.idmap, env.parking, Registry([RacedCustomer()]))
+    raced = RacedQbo()
+    worker_a = SyncEngine(worker_b.source, raced, env.idmap, env.parking, REGISTRY)  # type: ignore[arg-type]
     out = await worker_a.sync(ref(env, "customer", cust))
-    assert out.ok, out
+    assert out.ok and raced.raced, out
     assert (await env.qbo.read(env.realm, "Customer", created.qbo_id))["Notes"] == "newer"  # type: ignore[arg-type]
 
 
 async def test_publish_request_never_crosses_companies(env: Env) -> None:
     other = await one(env, "insert into companies (name, qbo_realm_id) values ('other', %s) returning id", f"x{env.realm}")
-    theirs = await REGISTRY.get("customer").sample(env.conn, other)  # type: ignore[union-attr]
+    theirs = await samples.create("customer", env.conn, other)
     forged = route(
         "qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs}
     )[0]
@@ -273,7 +280,7 @@ async def test_publish_request_never_crosses_companies(env: Env) -> None:
 
 
 async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
-    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    lot = await samples.create("lot", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "lot", lot))).kind == Kind.SYNCED
     item = await one(env, "select item_id from lots where id = %s", lot)
     code = await one(env, "select lot_code from lots where id = %s", lot)
@@ -298,7 +305,7 @@ async def test_a_realm_without_credentials_parks_its_documents_ever_more_slowly(
         retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0),
     )
     engine = SyncEngine(env.engine.source, no_tokens, env.idmap, env.parking, REGISTRY, retry_max_delay_s=10)
-    customer = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    customer = await samples.create("customer", env.conn, env.company_id)
     try:
         delays = []
         for _ in range(3):

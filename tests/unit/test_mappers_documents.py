@@ -32,7 +32,15 @@ REFS = StaticRefs(
 
 
 def _item(**kw: object) -> bn.Item:
-    base = dict(id=3, company_id=1, sku="WID-1", name="Widget", kind="inventory", sales_price=D("12.5000"), purchase_cost=D("4.0000"))
+    base = {
+        "id": 3,
+        "company_id": 1,
+        "sku": "WID-1",
+        "name": "Widget",
+        "kind": "inventory",
+        "sales_price": D("12.5000"),
+        "purchase_cost": D("4.0000"),
+    }
     return bn.Item(**(base | kw))
 
 
@@ -71,8 +79,10 @@ def test_vendor_has_no_ship_address_and_rejects_colon_in_name() -> None:
 
 def test_display_name_too_long_is_a_readable_mapping_error() -> None:
     with pytest.raises(MappingError) as err:
-        customer_to_qbo(bn.Customer(id=7, company_id=1, name="x" * 101))
-    assert "customer 7" in str(err.value) and "101 characters" in str(err.value)
+        customer_to_qbo(bn.Customer(id=7, company_id=1, name="x" * 501))
+    assert "customer 7" in str(err.value) and "501 characters" in str(err.value)
+    # the one QBO limit (mappers/limits.py): what QBO accepts, the mapper accepts
+    assert customer_to_qbo(bn.Customer(id=7, company_id=1, name="x" * 500))["DisplayName"] == "x" * 500
 
 
 def test_item_kinds() -> None:
