@@ -85,7 +85,7 @@ class FakeSnapshot:
         self._tables = tables
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        found = re.search(r"from (\w+) where id = %s", sql)
+        found = re.search(r"from ([\w.]+) where (?:id|company_id) = %s", sql)
         assert found, f"the fake source answers only 'select ... from <table> where id = %s', not {sql!r}"
         row = self._tables.get(found.group(1), {}).get(int(params[0]))
         return dict(row) if row is not None else None
