@@ -162,7 +162,8 @@ def state(
     import psycopg
     from psycopg.rows import dict_row
 
-    where, args = ["company_id = %s"], [company]
+    where: list[str] = ["company_id = %s"]
+    args: list[int | str] = [company]
     if entity:
         where.append("entity_type = %s")
         args.append(entity)

@@ -72,7 +72,7 @@ def apply(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             _ensure_bookkeeping(conn)
-            have = dict(conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall())
+            have: dict[str, str] = dict(conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall())
             for mig in migrations(directory):
                 if mig.version in have:
                     if have[mig.version] != mig.checksum:

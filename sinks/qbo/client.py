@@ -78,7 +78,8 @@ class RetryPolicy:
         self.local_wait_max_s = local_wait_max_s
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
+        # int ** int is typed Any (a negative exponent gives a float): name the type.
+        delay: float = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
         return delay / 2 + random.uniform(0, delay / 2)
 
 
@@ -296,7 +297,7 @@ class QboClient:
             except httpx.TransportError as exc:
                 self.stats.record(realm_id, entity, "error")
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-                error = QboTransientError(message=f"QBO request {kind} ({type(exc).__name__})", request=label)
+                error: QboError = QboTransientError(message=f"QBO request {kind} ({type(exc).__name__})", request=label)
                 if retry_transient and transient_attempts < self.retry.max_attempts:
                     transient_attempts += 1
                     self.stats.retries[realm_id] += 1

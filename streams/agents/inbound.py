@@ -18,11 +18,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import psycopg
 from aiokafka.partitioner import murmur2
-from faust.types import TP
+from faust.types import TP, StreamT, TopicT
 from faust.web import Request, Response, View
 
 from sinks.qbo.client import QboClient, RetryPolicy
@@ -41,7 +42,7 @@ RELEASE_TICK_S = 0.25
 CDC_TICK_S = 1.0
 
 
-async def _send(topic, key: bytes, value: bytes) -> None:  # type: ignore[no-untyped-def]
+async def _send(topic: TopicT, key: bytes, value: bytes) -> None:
     fut = await topic.send(key=key, value=value)
     await fut  # acknowledged by the broker (acks=all), not just buffered
 
@@ -85,7 +86,7 @@ class _ConnDirectory:
     async def company_for_realm(self, realm_id: str) -> int | None:
         return await (await self._dir()).company_for_realm(realm_id)
 
-    async def local_documents(self, realm_id: str, qbo_entity: str, qbo_ids):  # type: ignore[no-untyped-def]
+    async def local_documents(self, realm_id: str, qbo_entity: str, qbo_ids: Sequence[str]) -> dict[str, int]:
         return await (await self._dir()).local_documents(realm_id, qbo_entity, qbo_ids)
 
     async def connected_realms(self) -> list[str]:
@@ -159,7 +160,7 @@ class QboWebhookView(View):
             if len(body) > limit:
                 break  # enough to say 413; never buffer an unbounded body
         rt = await get_inbound_runtime()
-        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)
         to_check = rt.realms.to_check(n.realm_id for n in result.dropped)
         if to_check:
             # Maybe a company connected since the cache was filled: ask Postgres once, then decide again.
@@ -168,7 +169,7 @@ class QboWebhookView(View):
             except psycopg.Error as exc:
                 log.warning("webhook: cannot look up realms: %s", exc)
                 return self.json({"error": "temporarily unavailable"}, status=503)
-            result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+            result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)
         if result.status != 200:
             log.warning("webhook: answered %d: %s", result.status, result.reason)
             return self.json({"error": result.reason}, status=result.status)
@@ -189,7 +190,7 @@ class QboWebhookView(View):
 
 
 @app.agent(webhooks_topic)
-async def fetch_payments(stream):  # type: ignore[no-untyped-def]
+async def fetch_payments(stream: StreamT[Any]) -> None:
     rt = await get_inbound_runtime()
     async for event in stream.events():
         msg = event.message
@@ -200,7 +201,7 @@ async def fetch_payments(stream):  # type: ignore[no-untyped-def]
 
 
 @app.agent(payments_topic)
-async def write_payments(stream):  # type: ignore[no-untyped-def]
+async def write_payments(stream: StreamT[Any]) -> None:
     rt = await get_inbound_runtime()
     async for event in stream.events():
         msg = event.message

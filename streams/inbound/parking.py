@@ -29,7 +29,8 @@ class Envelope(BaseModel):
 
 def retry_delay(attempt: int, base_s: float, max_s: float) -> float:
     """Exponential backoff: base, 2*base, 4*base, ... capped at ``max_s`` (``attempt`` counts from 0)."""
-    return min(max_s, base_s * (2 ** min(attempt, 30)))
+    factor: int = 2 ** min(attempt, 30)  # int ** int is typed Any
+    return min(max_s, base_s * factor)
 
 
 @dataclass(order=True)

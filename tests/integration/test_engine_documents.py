@@ -20,7 +20,7 @@ def ref(env: Env, entity: str, local_id: int, forced: bool = False) -> DocRef:
 
 
 async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "sales_order", so))
     assert out.kind == Kind.SYNCED, out.reason
     cur = await env.conn.execute("select customer_id from sales_orders where id = %s", (so,))
@@ -39,7 +39,7 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.SYNCED, out.reason
     invoice = await env.qbo.read(env.realm, "Invoice", out.qbo_id)  # type: ignore[arg-type]
-    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id  # type: ignore[union-attr]
+    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id
     assert invoice["LinkedTxn"][0] == {"TxnId": estimate_id, "TxnType": "Estimate"}
     assert invoice["DocNumber"] == "INV-100"
     estimate = await env.qbo.read(env.realm, "Estimate", estimate_id)  # type: ignore[arg-type]
@@ -61,7 +61,7 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
 async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(env: Env) -> None:
     """Invoicing closes the sales order in the same transaction; Debezium's events for the two tables can
     reach the sync in either order. The estimate must end Closed AND linked to the invoice."""
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "sales_order", so))).kind == Kind.SYNCED
     async with env.conn.transaction():
         cur = await env.conn.execute(
@@ -80,26 +80,26 @@ async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(e
     assert (await env.engine.sync(ref(env, "sales_order", so))).ok
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.SYNCED, out.reason
-    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id  # type: ignore[union-attr]
+    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id
     invoice = await env.qbo.read(env.realm, "Invoice", out.qbo_id)  # type: ignore[arg-type]
     assert {"TxnId": estimate_id, "TxnType": "Estimate"} in invoice.get("LinkedTxn", [])
     assert (await env.qbo.read(env.realm, "Estimate", estimate_id))["TxnStatus"] == "Closed"  # type: ignore[arg-type]
 
 
 async def test_bill_links_po_lines_and_closes_po(env: Env) -> None:
-    bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "bill", bill))
     assert out.kind == Kind.SYNCED, out.reason
     qbo_bill = await env.qbo.read(env.realm, "Bill", out.qbo_id)  # type: ignore[arg-type]
     link = qbo_bill["Line"][0]["LinkedTxn"][0]
     cur = await env.conn.execute("select purchase_order_id from bills where id = %s", (bill,))
     po_entry = await env.idmap.get(env.company_id, "purchase_order", (await cur.fetchone())[0])
-    assert link["TxnType"] == "PurchaseOrder" and link["TxnId"] == po_entry.qbo_id  # type: ignore[union-attr]
-    assert link["TxnLineId"] in po_entry.line_ids.values()  # type: ignore[union-attr]
+    assert link["TxnType"] == "PurchaseOrder" and link["TxnId"] == po_entry.qbo_id
+    assert link["TxnLineId"] in po_entry.line_ids.values()
 
 
 async def test_draft_skipped_then_published_creates(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     await env.conn.execute("update sales_orders set status = 'draft' where id = %s", (so,))
     out = await env.engine.sync(ref(env, "sales_order", so))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.DRAFT
@@ -110,21 +110,21 @@ async def test_draft_skipped_then_published_creates(env: Env) -> None:
 
 async def test_manual_mode_and_company_without_realm(env: Env) -> None:
     await env.set_mode("manual")
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "customer", cust))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.MANUAL_MODE
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "invoice", inv, forced=True))
     assert out.kind == Kind.SYNCED, out.reason  # a publish request brings its dependencies along
     cur = await env.conn.execute("insert into companies (name) values ('unconnected') returning id")
     other = (await cur.fetchone())[0]
-    lonely = await REGISTRY.get("customer").sample(env.conn, other)  # type: ignore[union-attr]
+    lonely = await REGISTRY.get("customer").sample(env.conn, other)
     out = await env.engine.sync(DocRef(company_id=None, entity_type="customer", local_id=lonely))
     assert out.kind == Kind.SKIPPED and out.skip == SkipReason.NO_REALM
 
 
 async def test_deactivate_void_delete(env: Env) -> None:
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "invoice", inv))
     await env.conn.execute("update invoices set status = 'void' where id = %s", (inv,))
     voided = await env.engine.sync(ref(env, "invoice", inv))
@@ -132,7 +132,7 @@ async def test_deactivate_void_delete(env: Env) -> None:
     assert Decimal(str((await env.qbo.read(env.realm, "Invoice", out.qbo_id))["TotalAmt"])) == 0  # type: ignore[arg-type]
     assert (await env.engine.sync(ref(env, "invoice", inv))).kind == Kind.UNCHANGED
 
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     est = await env.engine.sync(ref(env, "sales_order", so))
     await env.conn.execute("delete from sales_orders where id = %s", (so,))
     gone = await env.engine.sync(DocRef(company_id=None, entity_type="sales_order", local_id=so))

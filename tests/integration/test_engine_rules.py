@@ -26,11 +26,11 @@ def ref(env: Env, entity: str, local_id: int) -> DocRef:
 
 async def one(env: Env, sql: str, *params: object) -> object:
     cur = await env.conn.execute(sql, params)
-    return (await cur.fetchone())[0]  # type: ignore[index]
+    return (await cur.fetchone())[0]
 
 
 async def test_header_and_lines_in_one_transaction_are_one_qbo_write(env: Env) -> None:
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)
     # the events of the inserting transaction, as the router sees them (header + every line)
     events = [("invoices", {"id": inv, "company_id": env.company_id, "memo": UNAVAILABLE})]
     cur = await env.conn.execute("select id from invoice_lines where invoice_id = %s", (inv,))
@@ -44,9 +44,9 @@ async def test_header_and_lines_in_one_transaction_are_one_qbo_write(env: Env) -
 
 
 async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -> None:
-    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "lot", lot))).kind == Kind.SYNCED
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     # Bottleneck completes a ship job: job and lot quantity in one transaction
     async with env.conn.transaction():
         job = await one(
@@ -61,7 +61,7 @@ async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -
     refs += route("lots", "u", None, {"id": lot, "company_id": env.company_id})
     for r in refs:
         assert (await env.engine.sync(r)).ok
-    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)  # type: ignore[arg-type, union-attr]
+    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)
     assert Decimal(str(lot_item["QtyOnHand"])) == Decimal("20.5")
     before = await env.writes()
     for r in refs:  # replay
@@ -70,15 +70,15 @@ async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -
 
 
 async def test_failed_dependency_parks_dependant_until_it_syncs(env: Env) -> None:
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)
     customer = await one(env, "select customer_id from invoices where id = %s", inv)
     await env.conn.execute("update customers set name = 'Bad: name' where id = %s", (customer,))
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.WAITING and out.waiting_on is not None and out.waiting_on.key == f"customer:{customer}"
     assert "Bad: name" in (out.reason or "")
-    assert (await env.parking.get(ref(env, "customer", customer))).state == "dead"  # type: ignore[arg-type, union-attr]
+    assert (await env.parking.get(ref(env, "customer", customer))).state == "dead"
     # other documents keep flowing
-    other = await REGISTRY.get("vendor").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    other = await REGISTRY.get("vendor").sample(env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "vendor", other))).kind == Kind.SYNCED
     # the customer is fixed in Bottleneck; its event syncs it and releases the invoice
     await env.conn.execute("update customers set name = 'Good name' where id = %s", (customer,))
@@ -90,7 +90,7 @@ async def test_failed_dependency_parks_dependant_until_it_syncs(env: Env) -> Non
 
 
 async def test_crash_after_create_adopts_instead_of_duplicating(env: Env) -> None:
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)
     first = await env.engine.sync(ref(env, "customer", cust))
     # the id map write was lost (crash between QBO's answer and our commit)
     await env.conn.execute("delete from qbo_sync.id_map where company_id = %s and entity_type = 'customer'", (env.company_id,))
@@ -101,7 +101,7 @@ async def test_crash_after_create_adopts_instead_of_duplicating(env: Env) -> Non
 
 
 async def test_lost_response_is_retried_without_duplicate(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     await env.faults(lose_response_next=1)
     # the client retries the write with the same requestid (or the engine parks it): either way QBO
     # answers the retry with the first response instead of writing again
@@ -119,17 +119,17 @@ async def test_lost_response_is_retried_without_duplicate(env: Env) -> None:
 
 
 async def test_po_edit_keeps_line_ids_and_bill_link(env: Env) -> None:
-    bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    bill = await REGISTRY.get("bill").sample(env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "bill", bill))).kind == Kind.SYNCED
     po = await one(env, "select purchase_order_id from bills where id = %s", bill)
-    before = (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids  # type: ignore[arg-type, union-attr]
+    before = (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids
     await env.conn.execute("update purchase_order_lines set quantity = quantity + 1 where purchase_order_id = %s and line_no = 2", (po,))
     out = await env.engine.sync(ref(env, "purchase_order", po))  # type: ignore[arg-type]
     assert out.kind == Kind.SYNCED and out.action == "update"
     qbo_po = await env.qbo.read(env.realm, "PurchaseOrder", out.qbo_id)  # type: ignore[arg-type]
     ids = [ln["Id"] for ln in qbo_po["Line"] if ln.get("DetailType") == "ItemBasedExpenseLineDetail"]
     assert sorted(ids) == sorted(before.values())
-    assert (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids == before  # type: ignore[arg-type, union-attr]
+    assert (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids == before
 
 
 async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env) -> None:
@@ -142,7 +142,7 @@ async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env)
 
 
 async def test_object_deleted_in_qbo_behind_our_back(env: Env) -> None:
-    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    so = await REGISTRY.get("sales_order").sample(env.conn, env.company_id)
     created = await env.engine.sync(ref(env, "sales_order", so))
     current = await env.qbo.read(env.realm, "Estimate", created.qbo_id)  # type: ignore[arg-type]
     await env.qbo.delete(env.realm, "Estimate", created.qbo_id, current["SyncToken"])  # type: ignore[arg-type]
@@ -155,7 +155,7 @@ async def test_object_deleted_in_qbo_behind_our_back(env: Env) -> None:
 
 
 async def test_recreated_customer_takes_back_its_inactive_qbo_customer(env: Env) -> None:
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)
     first = await env.engine.sync(ref(env, "customer", cust))
     name = await one(env, "select name from customers where id = %s", cust)
     await env.conn.execute("delete from customers where id = %s", (cust,))
@@ -175,7 +175,7 @@ async def test_missing_account_parks_with_a_readable_reason_until_fixed(env: Env
         {"Id": ap["Id"], "SyncToken": ap["SyncToken"], "Name": "Old payables", "AccountType": "Other Current Liability"},
         sparse=True,
     )
-    po = await REGISTRY.get("purchase_order").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    po = await REGISTRY.get("purchase_order").sample(env.conn, env.company_id)
     out = await env.engine.sync(ref(env, "purchase_order", po))
     assert out.kind in (Kind.RETRY_LATER, Kind.WAITING) and "no account for: ap" in (out.reason or ""), out
     assert not [p for p in await env.parking.list(("dead",)) if p.ref.company_id == env.company_id]
@@ -216,7 +216,7 @@ async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
 
 async def test_manual_mode_dependency_that_failed_is_re_driven(env: Env) -> None:
     await env.set_mode("manual")
-    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    inv = await REGISTRY.get("invoice").sample(env.conn, env.company_id)
     publish = route("qbo_publish_requests", "c", None, {"id": 5, "company_id": env.company_id, "entity_type": "invoice", "entity_id": inv})[
         0
     ]
@@ -240,14 +240,14 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
     from streams.engine.registry import Registry
     from streams.processors.parties import CustomerProcessor
 
-    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    cust = await REGISTRY.get("customer").sample(env.conn, env.company_id)
     created = await env.engine.sync(ref(env, "customer", cust))
     worker_b = env.engine
 
     class RacedCustomer(CustomerProcessor):
         raced = False
 
-        async def write(self, writer, doc, refs):  # type: ignore[no-untyped-def]
+        async def write(self, writer, doc, refs):
             if not RacedCustomer.raced:  # between A's read and A's write: Bottleneck changes, B syncs it
                 RacedCustomer.raced = True
                 await env.conn.execute("update customers set notes = 'newer' where id = %s", (cust,))
@@ -263,7 +263,7 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
 
 async def test_publish_request_never_crosses_companies(env: Env) -> None:
     other = await one(env, "insert into companies (name, qbo_realm_id) values ('other', %s) returning id", f"x{env.realm}")
-    theirs = await REGISTRY.get("customer").sample(env.conn, other)  # type: ignore[union-attr]
+    theirs = await REGISTRY.get("customer").sample(env.conn, other)
     forged = route(
         "qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs}
     )[0]
@@ -273,14 +273,14 @@ async def test_publish_request_never_crosses_companies(env: Env) -> None:
 
 
 async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
-    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    lot = await REGISTRY.get("lot").sample(env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "lot", lot))).kind == Kind.SYNCED
     item = await one(env, "select item_id from lots where id = %s", lot)
     code = await one(env, "select lot_code from lots where id = %s", lot)
     await env.conn.execute("update items set name = 'Renamed widget', sku = 'RW-1' where id = %s", (item,))
     for r in route("items", "u", None, {"id": item, "company_id": env.company_id, "kind": "inventory"}):
         assert (await env.engine.sync(r)).ok
-    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)  # type: ignore[arg-type, union-attr]
+    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)
     assert lot_item["Name"] == f"Renamed widget / {code}" and lot_item["Sku"] == f"RW-1-{code}"
     assert lot_item["FullyQualifiedName"] == f"Renamed widget:Renamed widget / {code}"
 
@@ -298,7 +298,7 @@ async def test_a_realm_without_credentials_parks_its_documents_ever_more_slowly(
         retry=RetryPolicy(max_attempts=1, rate_limit_max_retries=0),
     )
     engine = SyncEngine(env.engine.source, no_tokens, env.idmap, env.parking, REGISTRY, retry_max_delay_s=10)
-    customer = await REGISTRY.get("customer").sample(env.conn, env.company_id)  # type: ignore[union-attr]
+    customer = await REGISTRY.get("customer").sample(env.conn, env.company_id)
     try:
         delays = []
         for _ in range(3):

@@ -113,7 +113,7 @@ async def qbo() -> AsyncIterator[ScriptedQbo]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]
     state.url = f"http://127.0.0.1:{port}"
     yield state
     await runner.cleanup()
@@ -463,7 +463,7 @@ async def test_query_pages_until_a_short_page(qbo: ScriptedQbo) -> None:
         import re
 
         q = request.query["query"]
-        start, size = map(int, re.search(r"STARTPOSITION (\d+) MAXRESULTS (\d+)", q).groups())  # type: ignore[union-attr]
+        start, size = map(int, re.search(r"STARTPOSITION (\d+) MAXRESULTS (\d+)", q).groups())
         rows = [{"Id": str(i)} for i in range(start, min(start + size, total + 1))]
         return _json({"QueryResponse": {"Customer": rows, "startPosition": start, "maxResults": len(rows)} if rows else {}, "time": "t"})
 
