@@ -1,7 +1,7 @@
 """Real parts for the sync engine's tests: a private PostgreSQL cluster with the project's migrations,
 the QBO sandbox served over real HTTP on a free port, the real QboClient, and a SyncEngine wired to them.
 
-Import the fixtures into a test module with ``from tests.integration.sync_support import *``.
+The fixtures are registered for the whole suite in ``tests/conftest.py``: ask for ``env`` by name.
 """
 
 from __future__ import annotations

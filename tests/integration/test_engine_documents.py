@@ -9,7 +9,6 @@ import pytest
 from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind, SkipReason
 from streams.processors.registry import REGISTRY
-from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,6 @@ from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind
 from streams.engine.router import route
 from streams.processors.registry import REGISTRY
-from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
 pytestmark = pytest.mark.integration

@@ -22,13 +22,12 @@ from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory
 from streams.inbound.flow import InboundFlow, RecordMeta
 from streams.inbound.receiver import handle_webhook
-from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
-from tests.integration.inbound_support import (  # noqa: F401
+from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, sales_line
+from tests.integration.inbound_support import (
     Tenant,
     WebhookCatcher,
     add_bill,
     add_invoice,
-    inbound_dsn,
     make_tenant,
     map_document,
     mentions,

@@ -32,7 +32,7 @@ from infra.stack import StackStatus
 from sinks.qbo.webhook_signature import sign_intuit_payload
 from streams.agents.inbound import owned_realms
 from streams.topics import TopicSpec, ensure_topics
-from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, free_port, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
+from tests.fixtures.sandbox import QboHttp, RealmInfo, SandboxServer, free_port, sales_line
 from tests.fixtures.stack import ConsumerFactory, consume
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pytest
 
 from mappers.payments import PaymentChange, PaymentRecord
 from sinks.bottleneck_writer import PaymentWriteError, apply_payment_change
-from tests.integration.inbound_support import Tenant, add_bill, add_invoice, inbound_dsn, make_tenant, payment_rows  # noqa: F401
+from tests.integration.inbound_support import Tenant, add_bill, add_invoice, make_tenant, payment_rows
 
 pytestmark = pytest.mark.integration
 

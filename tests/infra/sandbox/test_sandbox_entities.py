@@ -6,16 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fixtures.sandbox import (  # noqa: F401  (fixtures)
-    ACCOUNTS,
-    QboHttp,
-    expense_line,
-    inventory_item,
-    qbo_api,
-    qbo_realm,
-    qbo_sandbox,
-    sales_line,
-)
+from tests.fixtures.sandbox import ACCOUNTS, QboHttp, expense_line, inventory_item, sales_line
 
 pytestmark = pytest.mark.integration
 

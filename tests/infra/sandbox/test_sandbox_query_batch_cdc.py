@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.sandbox import QboHttp, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
+from tests.fixtures.sandbox import QboHttp, sales_line
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import concurrent.futures
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import RealmInfo, SandboxServer, qbo_api, qbo_realm, qbo_sandbox  # noqa: F401
+from tests.fixtures.sandbox import RealmInfo, SandboxServer
 
 pytestmark = pytest.mark.integration
 
