@@ -7,6 +7,7 @@ its Postgres connections. Agents call ``await get_runtime()``; nothing here impo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 
@@ -77,10 +78,8 @@ class Runtime:
                 return
             log.warning("lost a connection to Bottleneck's database; reconnecting")
             for closeable in (self.source, self.idmap, self.parking):
-                try:
+                with contextlib.suppress(Exception):  # it is broken already: closing is best effort
                     await closeable.close()
-                except Exception:
-                    pass
             await self._connect()
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:

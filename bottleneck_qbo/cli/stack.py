@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Annotated
 
 import typer
 
@@ -73,7 +74,7 @@ def _only(names: list[str] | None) -> list[Component] | None:
 
 @app.command("down")
 def down_cmd(
-    only: list[str] = typer.Option(None, "--only", help="stop only this component (repeatable), e.g. --only worker"),
+    only: Annotated[list[str] | None, typer.Option("--only", help="stop only this component (repeatable), e.g. --only worker")] = None,
 ) -> None:
     """Stop the stack's processes (data stays under the run directory)."""
     try:

@@ -62,7 +62,7 @@ def applied(dsn: str) -> dict[str, str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         _ensure_bookkeeping(conn)
         rows = conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall()
-    return {v: c for v, c in rows}
+    return dict(rows)
 
 
 def apply(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:

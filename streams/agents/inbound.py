@@ -18,8 +18,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from aiokafka.partitioner import murmur2

@@ -13,6 +13,7 @@ Two hops, both thin:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -52,7 +53,8 @@ async def route_changes(stream: StreamT[Any]) -> None:
     rt = await get_runtime()
     async for event in stream.events():
         msg = event.message
-        original = lambda: OriginalRecord.from_bytes(msg.topic, msg.partition, msg.offset, msg.key, msg.value)  # noqa: E731
+        # bound now (not a closure over the loop variable): called only when this record is dead-lettered
+        original = functools.partial(OriginalRecord.from_bytes, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         try:
             change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         except DecodeError as exc:

@@ -50,7 +50,8 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     assert parent["Type"] == "Category" and lot_item["Type"] == "Inventory"
     # QBO moved the lot's stock when the invoice posted; the follow-up adjustment brought it back to Bottleneck's
     cur = await env.conn.execute(
-        "select quantity_on_hand from lots where id = (select lot_id from invoice_lines where invoice_id = %s and lot_id is not null limit 1)",
+        "select quantity_on_hand from lots where id = (select lot_id from invoice_lines where invoice_id = %s"
+        " and lot_id is not null limit 1)",
         (inv,),
     )
     assert Decimal(str(lot_item["QtyOnHand"])) == (await cur.fetchone())[0]

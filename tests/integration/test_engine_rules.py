@@ -203,7 +203,8 @@ async def test_names_with_quotes_and_backslashes_are_looked_up_safely(env: Env) 
 async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
     item = await one(
         env,
-        "insert into items (company_id, sku, name, kind, sales_price) values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id",
+        "insert into items (company_id, sku, name, kind, sales_price)"
+        " values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id",
         env.company_id,
     )
     out = await env.engine.sync(ref(env, "item", item))  # type: ignore[arg-type]

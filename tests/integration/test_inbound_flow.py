@@ -107,22 +107,24 @@ async def harness(inbound_dsn: str, qbo_sandbox: SandboxServer) -> AsyncIterator
         qbo_retry_max_attempts=0,  # the flow's own retry is under test, not the client's
     )
     bus, clock = Bus(), Clock()
-    async with await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as conn:
-        async with await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as writer_conn:
-            api = QboClient.from_settings(settings, InMemoryTokenStore())
-            flow = InboundFlow(
-                settings,
-                api,
-                PgDirectory(conn),
-                send_webhook=bus.send_webhook,
-                send_payment=bus.send_payment,
-                send_deadletter=bus.send_deadletter,
-                clock=clock,
-            )
-            try:
-                yield Harness(flow, bus, clock, writer_conn, settings)
-            finally:
-                await api.aclose()
+    async with (
+        await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as conn,
+        await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as writer_conn,
+    ):
+        api = QboClient.from_settings(settings, InMemoryTokenStore())
+        flow = InboundFlow(
+            settings,
+            api,
+            PgDirectory(conn),
+            send_webhook=bus.send_webhook,
+            send_payment=bus.send_payment,
+            send_deadletter=bus.send_deadletter,
+            clock=clock,
+        )
+        try:
+            yield Harness(flow, bus, clock, writer_conn, settings)
+        finally:
+            await api.aclose()
 
 
 @pytest.fixture

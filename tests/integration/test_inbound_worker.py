@@ -164,7 +164,8 @@ def _invoice(conn: psycopg.Connection, t: Tenant, qbo_id: str | None, number: st
     ).fetchone()[0]
     if qbo_id is not None:
         conn.execute(
-            "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id) values (%s, 'invoice', %s, %s, 'Invoice', %s)",
+            "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id)"
+            " values (%s, 'invoice', %s, %s, 'Invoice', %s)",
             (t.company_id, str(local), t.realm_id, qbo_id),
         )
     return local
@@ -174,7 +175,8 @@ def _rows(conn: psycopg.Connection, t: Tenant) -> list[tuple]:
     return [
         tuple(r)
         for r in conn.execute(
-            "select invoice_id, qbo_payment_id, amount, paid_on, voided_at is not null from invoice_payments where company_id = %s order by qbo_payment_id, invoice_id",
+            "select invoice_id, qbo_payment_id, amount, paid_on, voided_at is not null"
+            " from invoice_payments where company_id = %s order by qbo_payment_id, invoice_id",
             (t.company_id,),
         ).fetchall()
     ]
@@ -220,7 +222,7 @@ def test_sandbox_payment_on_two_invoices_lands_as_two_rows(
 def test_receiver_answers_401_413_400_and_writes_nothing_for_bad_posts(
     conn: psycopg.Connection, tenant: Tenant, qbo_api: QboHttp, inbound_worker: RunningWorker, kafka_consumer_factory: ConsumerFactory
 ) -> None:
-    cust, (inv,) = _qbo_invoices(qbo_api, 1)
+    _cust, (inv,) = _qbo_invoices(qbo_api, 1)
     _invoice(conn, tenant, inv["Id"], "W-F")
     qbo_sandbox_body = json.dumps(
         {

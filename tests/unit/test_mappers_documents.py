@@ -32,8 +32,16 @@ REFS = StaticRefs(
 
 
 def _item(**kw: object) -> bn.Item:
-    base = dict(id=3, company_id=1, sku="WID-1", name="Widget", kind="inventory", sales_price=D("12.5000"), purchase_cost=D("4.0000"))
-    return bn.Item(**(base | kw))
+    base = {
+        "id": 3,
+        "company_id": 1,
+        "sku": "WID-1",
+        "name": "Widget",
+        "kind": "inventory",
+        "sales_price": D("12.5000"),
+        "purchase_cost": D("4.0000"),
+    }
+    return bn.Item.model_validate(base | kw)
 
 
 def test_customer_maps_contact_fields_and_addresses() -> None:
