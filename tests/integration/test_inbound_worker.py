@@ -96,9 +96,9 @@ def inbound_worker(stack: StackStatus, qbo_sandbox: SandboxServer, tmp_path_fact
             "PYTHONUNBUFFERED": "1",
         }
     )
-    settings = Settings(
-        _env_file=None, **{k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_") and k[3:].lower() in Settings.model_fields}
-    )
+    # Settings validates the strings (as it would from the environment): typed as Any for the call.
+    fields: dict[str, Any] = {k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_") and k[3:].lower() in Settings.model_fields}
+    settings = Settings(_env_file=None, **fields)
     specs = [TopicSpec(name, settings.topic_partitions) for name in topics.values()]
     ensure_topics(settings, specs)
     log_file = run_dir / "worker.log"
@@ -327,7 +327,7 @@ def test_void_reaches_bottleneck(conn: psycopg.Connection, tenant: Tenant, qbo_a
     pay = _pay(qbo_api, cust, [(inv["Id"], "15.00")])
     wait_until(lambda: _rows(conn, tenant), lambda r: len(r) == 1, "payment row", worker=inbound_worker)
     qbo_api.ok(qbo_api.post("/payment", {"Id": pay["Id"], "SyncToken": pay["SyncToken"]}, operation="void"))
-    wait_until(lambda: _rows(conn, tenant), lambda r: r and r[0][-1] is True, "voided_at set", worker=inbound_worker)
+    wait_until(lambda: _rows(conn, tenant), lambda r: bool(r) and r[0][-1] is True, "voided_at set", worker=inbound_worker)
 
 
 def test_payment_for_unknown_invoice_is_dead_lettered_with_a_reason(
