@@ -237,7 +237,10 @@ def test_receiver_answers_401_413_400_and_writes_nothing_for_bad_posts(
         }
     ).encode()
     consumer = kafka_consumer_factory([inbound_worker.topics["BQ_WEBHOOKS_TOPIC"]], from_beginning=False)
-    post = lambda body, headers: httpx.post(inbound_worker.webhook_url, content=body, headers=headers, timeout=10)  # noqa: E731
+
+    def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(inbound_worker.webhook_url, content=body, headers=headers, timeout=10)
+
     forged = post(qbo_sandbox_body, {"intuit-signature": sign_intuit_payload(qbo_sandbox_body, "not-the-token")})
     assert forged.status_code == 401
     assert post(qbo_sandbox_body, {}).status_code == 401
