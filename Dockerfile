@@ -8,7 +8,8 @@ COPY streams ./streams
 COPY mappers ./mappers
 COPY sinks ./sinks
 COPY infra ./infra
-RUN pip install --no-cache-dir . && rm -rf infra/lib infra/connect-plugins
+# The product and the development tools (migrations, topic set-up and the QBO sandbox run from this image).
+RUN rm -rf infra/lib infra/connect-plugins && pip install --no-cache-dir . ./infra
 ENV BQ_RUN_DIR=/var/lib/bottleneck-qbo
 ENTRYPOINT ["bottleneck-qbo"]
 CMD ["worker"]

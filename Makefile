@@ -3,12 +3,14 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install prereqs demo test test-unit bench stack-up stack-down clean
+.PHONY: install prereqs demo test test-unit lint bench stack-up stack-down clean
 
-$(BIN)/bottleneck-qbo: pyproject.toml
+# The product (editable, with the dev tools) and infra/, the local stack and the QBO sandbox, as its own
+# editable development package (the product's wheel does not ship it).
+$(BIN)/bottleneck-qbo: pyproject.toml infra/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' -e ./infra
 	touch $@
 
 install: $(BIN)/bottleneck-qbo
@@ -24,6 +26,13 @@ demo: prereqs install
 # pytest's exit code 5 ("no tests collected") is a failure here.
 test: prereqs install
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Lint, format check, types, import contract: each fails on any finding (CI runs this before the tests).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -111,8 +111,9 @@ def _money(value: Any, where: str) -> Decimal:
 
 def _ref_name(obj: Mapping[str, Any], key: str) -> str | None:
     ref = obj.get(key)
-    if isinstance(ref, Mapping) and isinstance(ref.get("name"), str) and ref["name"].strip():
-        return ref["name"].strip()
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    if isinstance(name, str) and name.strip():
+        return name.strip()
     return None
 
 
@@ -154,7 +155,7 @@ def read_payment(entity: str, obj: Mapping[str, Any], *, operation: str | None =
     (``"Void"``/``"Delete"`` force that state even if the object read looks otherwise)."""
     if entity not in PAYMENT_ENTITIES:
         raise PaymentMappingError(f"{entity} is not a payment entity (expected Payment or BillPayment)")
-    ent: PaymentEntity = entity  # type: ignore[assignment]
+    ent: PaymentEntity = entity
     qbo_id = obj.get("Id")
     if not isinstance(qbo_id, str | int) or isinstance(qbo_id, bool) or str(qbo_id) == "":
         raise PaymentMappingError(f"{entity}.Id is missing")

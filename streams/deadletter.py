@@ -29,8 +29,11 @@ class OriginalRecord(BaseModel):
             v = value.decode() if value is not None else None
             return cls(topic=topic, partition=partition, offset=offset, key=k, value=v)
         except UnicodeDecodeError:
-            b64 = lambda b: base64.b64encode(b).decode() if b is not None else None  # noqa: E731
-            return cls(topic=topic, partition=partition, offset=offset, key=b64(key), value=b64(value), encoding="base64")
+            return cls(topic=topic, partition=partition, offset=offset, key=_b64(key), value=_b64(value), encoding="base64")
+
+
+def _b64(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode() if data is not None else None
 
 
 class DeadLetter(BaseModel):

@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
+from bottleneck_qbo.cli.devtools import require_infra
 from bottleneck_qbo.settings import get_settings
 
 
 def demo() -> None:
     """Start the whole stack (with the QBO sandbox and a worker), write demo data, show live sync."""
+    require_infra("demo")
     from bottleneck_qbo.demo.run import run
     from infra.stack import up
 
@@ -27,6 +29,7 @@ def bench(
     rate: Annotated[float, typer.Option(help="documents committed per second in the latency run")] = 10.0,
 ) -> None:
     """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
+    require_infra("bench")
     from bottleneck_qbo.bench.run import run
     from infra.stack import up
 

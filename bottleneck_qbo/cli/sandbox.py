@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
+from bottleneck_qbo.cli.devtools import require_infra
 from bottleneck_qbo.settings import get_settings
 
 
@@ -26,6 +27,7 @@ def sandbox(
     client_secret: Annotated[str | None, typer.Option(help="OAuth client secret (default: BQ_QBO_CLIENT_SECRET)")] = None,
 ) -> None:
     """Serve a local QuickBooks Online API (v3) with QBO's rules, OAuth, limits and webhooks."""
+    require_infra("sandbox")
     from infra.qbo_sandbox import SandboxConfig, run
 
     if webhook_format not in ("legacy", "cloudevents"):

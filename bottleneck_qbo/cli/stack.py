@@ -1,16 +1,22 @@
-"""`bottleneck-qbo stack up|down|status|migrate|topics`: the local stack (see infra/stack)."""
+"""`bottleneck-qbo stack up|down|status|migrate|topics`: the local stack (see infra/stack).
+
+``infra`` is imported inside each command: importing the CLI (as ``bottleneck-qbo worker`` does) must not
+import the development tools (see devtools.py)."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bottleneck_qbo.cli.devtools import require_infra
 from bottleneck_qbo.settings import get_settings
-from infra import migrations
-from infra.stack import Component, StackError, StackStatus, components, down, ensure_topics, status, up
+
+if TYPE_CHECKING:
+    from infra.stack import Component, StackStatus
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -48,6 +54,10 @@ def _fail(exc: Exception) -> None:
 @app.command("up")
 def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
     """Start Postgres, Kafka, Connect + Debezium, the QBO sandbox and a worker (whatever is not running) and wait until healthy."""
+    require_infra("stack up")
+    from infra import migrations
+    from infra.stack import StackError, up
+
     t0 = time.monotonic()
     try:
         st = up(get_settings(), progress=lambda msg: typer.echo(msg, err=True))
@@ -61,6 +71,8 @@ def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status 
 
 def _only(names: list[str] | None) -> list[Component] | None:
     """The components named (e.g. ``--only worker``), or None for all; an unknown name is an error."""
+    from infra.stack import components
+
     if not names:
         return None
     parts = components(get_settings())
@@ -73,9 +85,12 @@ def _only(names: list[str] | None) -> list[Component] | None:
 
 @app.command("down")
 def down_cmd(
-    only: list[str] = typer.Option(None, "--only", help="stop only this component (repeatable), e.g. --only worker"),
+    only: Annotated[list[str] | None, typer.Option("--only", help="stop only this component (repeatable), e.g. --only worker")] = None,
 ) -> None:
     """Stop the stack's processes (data stays under the run directory)."""
+    require_infra("stack down")
+    from infra.stack import StackError, down
+
     try:
         stopped = down(get_settings(), _only(only))
     except StackError as exc:
@@ -87,6 +102,9 @@ def down_cmd(
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Show each component's state; exit code 1 unless all are running."""
+    require_infra("stack status")
+    from infra.stack import status
+
     st = status(get_settings())
     _print(st, as_json)
     if not st.all_running:
@@ -96,6 +114,9 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSO
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Apply pending schema migrations to settings.postgres_dsn (docker-compose runs this)."""
+    require_infra("stack migrate")
+    from infra import migrations
+
     try:
         done = migrations.apply(get_settings().postgres_dsn)
     except migrations.MigrationError as exc:
@@ -107,5 +128,8 @@ def migrate_cmd() -> None:
 @app.command("topics")
 def topics_cmd() -> None:
     """Create the product's topics with their partition counts (docker-compose runs this)."""
+    require_infra("stack topics")
+    from infra.stack import ensure_topics
+
     created = ensure_topics(get_settings())
     typer.echo("created: " + (", ".join(created) if created else "nothing (all exist)"))

@@ -149,7 +149,7 @@ def deadletters_redrive(
     from bottleneck_qbo.ops.deadletters import read_all, redrive
 
     s = get_settings()
-    letters = [l for _, _, l in read_all(s.kafka_bootstrap, s.deadletter_topic) if stage in (None, l.stage)]
+    letters = [letter for _, _, letter in read_all(s.kafka_bootstrap, s.deadletter_topic) if stage in (None, letter.stage)]
     typer.echo(f"re-drove {redrive(s.kafka_bootstrap, s.documents_topic, letters)} of {len(letters)} dead letter(s)")
 
 
@@ -162,7 +162,8 @@ def state(
     import psycopg
     from psycopg.rows import dict_row
 
-    where, args = ["company_id = %s"], [company]
+    where: list[str] = ["company_id = %s"]
+    args: list[int | str] = [company]
     if entity:
         where.append("entity_type = %s")
         args.append(entity)
@@ -172,11 +173,13 @@ def state(
     cond = " and ".join(where)
     with psycopg.connect(get_settings().postgres_dsn, row_factory=dict_row) as conn:
         synced = conn.execute(
-            f"select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, last_error, synced_at from qbo_sync.id_map where {cond} order by entity_type, local_id",
+            "select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, last_error, synced_at"
+            f" from qbo_sync.id_map where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
         parked = conn.execute(
-            f"select entity_type, local_id, state, reason, waiting_on_type, waiting_on_id, attempts, next_attempt_at from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
+            "select entity_type, local_id, state, reason, waiting_on_type, waiting_on_id, attempts, next_attempt_at"
+            f" from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
     json.dump({"synced": synced, "parked": parked}, sys.stdout, default=str, indent=2)

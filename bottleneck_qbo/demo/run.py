@@ -87,7 +87,7 @@ async def _demo(settings: Settings) -> None:
 
         say("\n2. Items: a tracked item with two lots, filtered water (non-tracking), a discount (service)")
         t = time.monotonic()
-        brew, (lot1, lot2) = seed.item(
+        brew, (lot1, _lot2) = seed.item(
             conn,
             company,
             f"CB-{stamp}",
@@ -187,7 +187,7 @@ async def _demo(settings: Settings) -> None:
         row = await wait_for(f"invoice_payments row for QBO Payment {payment['Id']}", payment_row, since=t)
         say(f"  ✔ Bottleneck shows {row[0]} paid on {row[1]} for INV-{stamp}", color="green")
         say("\nLive sync is running. Write to Bottleneck (psql: see `bottleneck-qbo stack status`) and watch QBO follow;")
-        say("`bottleneck-qbo state --company %d` shows per-record sync state; `make stack-down` stops everything." % company)
+        say(f"`bottleneck-qbo state --company {company}` shows per-record sync state; `make stack-down` stops everything.")
     finally:
         await client.aclose()
         conn.close()

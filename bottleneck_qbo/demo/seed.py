@@ -108,7 +108,8 @@ def sales_order(
     with conn.transaction():
         so = _one(
             conn,
-            "insert into sales_orders (company_id, number, customer_id, status, order_date) values (%s, %s, %s, %s, current_date) returning id",
+            "insert into sales_orders (company_id, number, customer_id, status, order_date)"
+            " values (%s, %s, %s, %s, current_date) returning id",
             (company_id, number, customer_id, status),
         )
         _lines(conn, "sales_order_lines", "sales_order_id", so, lines, "unit_price", True)
@@ -145,7 +146,8 @@ def purchase_order(
     with conn.transaction():
         po = _one(
             conn,
-            "insert into purchase_orders (company_id, number, vendor_id, status, order_date) values (%s, %s, %s, %s, current_date) returning id",
+            "insert into purchase_orders (company_id, number, vendor_id, status, order_date)"
+            " values (%s, %s, %s, %s, current_date) returning id",
             (company_id, number, vendor_id, status),
         )
         line_ids = _lines(conn, "purchase_order_lines", "purchase_order_id", po, lines, "unit_cost", False)

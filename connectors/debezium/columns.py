@@ -31,7 +31,7 @@ class TableSpec:
     schema: str = "public"
 
 
-B, I, T, BOOL, N, D, TS, J = (
+B, INT, T, BOOL, N, D, TS, J = (
     ColumnType.BIGINT,
     ColumnType.INTEGER,
     ColumnType.TEXT,
@@ -55,7 +55,7 @@ _TABLES: dict[str, dict[str, ColumnType]] = {
         "phone": T,
         "billing_address": J,
         "shipping_address": J,
-        "payment_terms_days": I,
+        "payment_terms_days": INT,
         "is_active": BOOL,
         "notes": T,
         **_STAMPS,
@@ -68,7 +68,7 @@ _TABLES: dict[str, dict[str, ColumnType]] = {
         "email": T,
         "phone": T,
         "billing_address": J,
-        "payment_terms_days": I,
+        "payment_terms_days": INT,
         "is_active": BOOL,
         "notes": T,
         **_STAMPS,
@@ -110,7 +110,7 @@ _TABLES: dict[str, dict[str, ColumnType]] = {
     "sales_order_lines": {
         "id": B,
         "sales_order_id": B,
-        "line_no": I,
+        "line_no": INT,
         "item_id": B,
         "lot_id": B,
         "description": T,
@@ -133,7 +133,7 @@ _TABLES: dict[str, dict[str, ColumnType]] = {
     "invoice_lines": {
         "id": B,
         "invoice_id": B,
-        "line_no": I,
+        "line_no": INT,
         "item_id": B,
         "lot_id": B,
         "description": T,
@@ -155,7 +155,7 @@ _TABLES: dict[str, dict[str, ColumnType]] = {
     "purchase_order_lines": {
         "id": B,
         "purchase_order_id": B,
-        "line_no": I,
+        "line_no": INT,
         "item_id": B,
         "description": T,
         "quantity": N,
@@ -177,7 +177,7 @@ _TABLES: dict[str, dict[str, ColumnType]] = {
     "bill_lines": {
         "id": B,
         "bill_id": B,
-        "line_no": I,
+        "line_no": INT,
         "item_id": B,
         "lot_id": B,
         "purchase_order_line_id": B,

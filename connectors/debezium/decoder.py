@@ -176,7 +176,8 @@ class Decoder:
             value = _json(value_bytes, "value")
             if not isinstance(value, dict):
                 raise _Bad("heartbeat value is not an object")
-            return Heartbeat(position=pos, ts_ms=value.get("ts_ms"))
+            # Raw JSON goes through model_validate: pydantic checks it (ValidationError becomes a DecodeError above).
+            return Heartbeat.model_validate({"position": pos, "ts_ms": value.get("ts_ms")})
         parts = topic.split(".")
         if len(parts) == 2 and parts[1] == "transaction":
             value = _json(value_bytes, "value")
@@ -205,7 +206,7 @@ class Decoder:
             raise _Bad(f"key lacks primary-key column(s) {missing}")
         value = _json(value_bytes, "value")
         if value is None:
-            return Tombstone(position=pos, table=table, schema=schema, key=key)
+            return Tombstone(position=pos, table=table, schema_=schema, key=key)
         if not isinstance(value, dict):
             raise _Bad("value is not an object")
         op = value.get("op")
@@ -215,13 +216,15 @@ class Decoder:
         if (source.get("schema"), source.get("table")) != (schema, table):
             raise _Bad(f"source names {source.get('schema')}.{source.get('table')} but the topic is {schema}.{table}")
         if op == "t":
-            return Truncate(
-                position=pos,
-                table=table,
-                schema=schema,
-                source=source,
-                transaction=value.get("transaction"),
-                ts_ms=value.get("ts_ms"),
+            return Truncate.model_validate(
+                {
+                    "position": pos,
+                    "table": table,
+                    "schema": schema,
+                    "source": source,
+                    "transaction": value.get("transaction"),
+                    "ts_ms": value.get("ts_ms"),
+                }
             )
         if op not in ("c", "u", "d", "r"):
             raise _Bad(f"unknown op {op!r}")
@@ -231,17 +234,19 @@ class Decoder:
             raise _Bad("delete with an after image")
         if op != "d" and after is None:
             raise _Bad(f"op {op!r} without an after image")
-        return ChangeEvent(
-            position=pos,
-            op=op,
-            table=table,
-            schema=schema,
-            key=key,
-            before=None if before is None else decode_row(spec, before, "before"),
-            after=None if after is None else decode_row(spec, after, "after"),
-            source=source,
-            transaction=value.get("transaction"),
-            ts_ms=value.get("ts_ms"),
+        return ChangeEvent.model_validate(
+            {
+                "position": pos,
+                "op": op,
+                "table": table,
+                "schema": schema,
+                "key": key,
+                "before": None if before is None else decode_row(spec, before, "before"),
+                "after": None if after is None else decode_row(spec, after, "after"),
+                "source": source,
+                "transaction": value.get("transaction"),
+                "ts_ms": value.get("ts_ms"),
+            }
         )
 
 

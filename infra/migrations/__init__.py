@@ -62,7 +62,7 @@ def applied(dsn: str) -> dict[str, str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         _ensure_bookkeeping(conn)
         rows = conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall()
-    return {v: c for v, c in rows}
+    return dict(rows)
 
 
 def apply(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
@@ -72,7 +72,7 @@ def apply(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             _ensure_bookkeeping(conn)
-            have = dict(conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall())
+            have: dict[str, str] = dict(conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall())
             for mig in migrations(directory):
                 if mig.version in have:
                     if have[mig.version] != mig.checksum:

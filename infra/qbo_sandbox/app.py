@@ -186,7 +186,7 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
         except _Lost:
             if request.transport is not None:
                 request.transport.close()
-            raise web.HTTPGatewayTimeout()  # never reaches the client: the connection is closed
+            raise web.HTTPGatewayTimeout() from None  # never reaches the client: the connection is closed
         finally:
             if realm_id:
                 sb.limiter.release(realm_id)
@@ -212,7 +212,9 @@ async def _body(request: web.Request) -> Any:
     try:
         return jsonio.loads(raw)
     except jsonio.BadJson as exc:
-        raise faults.validation("2010", "Request has invalid or unsupported property", f"The request body is not valid JSON: {exc}")
+        raise faults.validation(
+            "2010", "Request has invalid or unsupported property", f"The request body is not valid JSON: {exc}"
+        ) from None
 
 
 def _ctx(request: web.Request, sb: Sandbox, realm: Realm) -> Ctx:
@@ -314,10 +316,7 @@ async def write_entity(request: web.Request, sb: Sandbox, realm: Realm) -> web.R
 
 
 async def query_handler(request: web.Request, sb: Sandbox, realm: Realm) -> web.Response:
-    if request.method == "POST":
-        text = (await request.read()).decode("utf-8", errors="replace")
-    else:
-        text = request.query.get("query", "")
+    text = (await request.read()).decode("utf-8", errors="replace") if request.method == "POST" else request.query.get("query", "")
     return _envelope(sb, {"QueryResponse": query_mod.run(realm, text, sb.clock.tz)})
 
 

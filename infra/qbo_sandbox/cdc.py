@@ -34,7 +34,7 @@ def run(realm: Realm, entities_param: str | None, changed_since: str | None, clo
     try:
         since = parse_ts(changed_since, clock.tz)
     except ValueError:
-        raise faults.query_error(f"changedSince {changed_since!r} is not a valid date or date-time")
+        raise faults.query_error(f"changedSince {changed_since!r} is not a valid date or date-time") from None
     if since < clock.now() - LOOKBACK:
         raise faults.query_error("changedSince cannot be more than 30 days in the past")
     budget = MAX_OBJECTS

@@ -61,7 +61,7 @@ async def _model(request: web.Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        raise web.HTTPBadRequest(text=exc.json(), content_type="application/json")
+        raise web.HTTPBadRequest(text=exc.json(), content_type="application/json") from None
 
 
 async def reset(request: web.Request) -> web.Response:

@@ -127,5 +127,5 @@ class OAuth:
                 return unquote_plus(cid), unquote_plus(secret)
             except (ValueError, UnicodeDecodeError):
                 return None, None
-        cid, secret = form.get("client_id"), form.get("client_secret")
-        return (str(cid) if cid is not None else None, str(secret) if secret is not None else None)
+        form_id, form_secret = form.get("client_id"), form.get("client_secret")
+        return (str(form_id) if form_id is not None else None, str(form_secret) if form_secret is not None else None)

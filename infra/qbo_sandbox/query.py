@@ -262,7 +262,7 @@ def _coerce(prop: str, left: Any, right: Any, tz: timezone) -> tuple[Any, Any] |
         try:
             return parse_ts(str(left), tz), parse_ts(str(right), tz)
         except ValueError:
-            raise faults.query_error(f"Invalid date-time value {right!r} for {prop}")
+            raise faults.query_error(f"Invalid date-time value {right!r} for {prop}") from None
     if isinstance(left, bool) or isinstance(right, bool):
         rv = right if isinstance(right, bool) else str(right).lower() == "true"
         return bool(left), rv

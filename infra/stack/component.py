@@ -55,7 +55,7 @@ class Component(abc.ABC):
     def start(self) -> None:
         """Start the process (not waiting for health)."""
 
-    def ready(self) -> None:
+    def ready(self) -> None:  # noqa: B027  (an optional hook: most components need no set-up)
         """Idempotent set-up after the component is healthy (every ``up``)."""
 
     def stop(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -134,18 +135,14 @@ def terminate(pid_file: Path, timeout: float = 30.0) -> bool:
         pid_file.unlink(missing_ok=True)
         return False
     assert pid is not None
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         while alive(pid):
             time.sleep(0.1)
     pid_file.unlink(missing_ok=True)

@@ -296,7 +296,7 @@ class QboClient:
             except httpx.TransportError as exc:
                 self.stats.record(realm_id, entity, "error")
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-                error = QboTransientError(message=f"QBO request {kind} ({type(exc).__name__})", request=label)
+                error: QboError = QboTransientError(message=f"QBO request {kind} ({type(exc).__name__})", request=label)
                 if retry_transient and transient_attempts < self.retry.max_attempts:
                     transient_attempts += 1
                     self.stats.retries[realm_id] += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sinks.qbo.errors import (
     FailureType,
@@ -30,7 +30,7 @@ from sinks.qbo.errors import (
 __all__ = ["ERROR_TABLE", "ErrorResolution", "ResponseAction", "build_error", "resolve"]
 
 
-class ResponseAction(str, Enum):
+class ResponseAction(StrEnum):
     RETRY = "retry"  # transient: retry with backoff (writes only with a requestid)
     RATE_LIMITED = "rate_limited"  # pause the realm until Retry-After / default, then retry
     REFRESH_TOKEN_THEN_RETRY = "refresh_token_then_retry"  # handled by the auth flow once
@@ -157,14 +157,14 @@ def build_error(
     )
     if details:
         message = f"{message}: {details}"
-    kwargs: dict[str, object] = dict(
-        message=message,
-        status=status,
-        faults=list(faults),
-        intuit_tid=intuit_tid,
-        request=request,
-        failure_type=resolution.failure_type,
-    )
+    kwargs: dict[str, object] = {
+        "message": message,
+        "status": status,
+        "faults": list(faults),
+        "intuit_tid": intuit_tid,
+        "request": request,
+        "failure_type": resolution.failure_type,
+    }
     if issubclass(resolution.error_class, QboRateLimited) and retry_after_s is not None:
         kwargs["retry_after_s"] = retry_after_s
     return resolution.error_class(**kwargs)  # type: ignore[arg-type]

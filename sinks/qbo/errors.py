@@ -8,11 +8,11 @@ Every failure the client raises is a ``QboError`` subclass. The class says what 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class FailureType(str, Enum):
+class FailureType(StrEnum):
     TRANSIENT = "transient"  # retry with backoff (5xx, timeouts, connection errors)
     RATE_LIMITED = "rate_limited"  # 429 / 3001: wait, do not count as a failure of the record
     AUTH = "auth"  # 401: refresh once, then config

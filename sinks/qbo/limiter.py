@@ -101,11 +101,10 @@ class RealmLimiter:
             if (paused := self.paused_for) > 0:
                 await asyncio.sleep(wait_for(paused))
                 continue
-            if batch:
-                # Check the batch window first so a refused batch does not consume a request slot.
-                if (wait := self._batches.wait_time()) > 0:
-                    await asyncio.sleep(wait_for(wait))
-                    continue
+            # Check the batch window first so a refused batch does not consume a request slot.
+            if batch and (wait := self._batches.wait_time()) > 0:
+                await asyncio.sleep(wait_for(wait))
+                continue
             if (wait := self._requests.wait_time(weight)) > 0:
                 if batch:
                     self._batches.give_back()  # give the batch slot back; we retry both together

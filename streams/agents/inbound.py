@@ -21,10 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import psycopg
 from aiokafka.partitioner import murmur2
-from faust.types import TP
+from faust.types import TP, StreamT, TopicT
 from faust.web import Request, Response, View
 
 from sinks.postgres import Database
@@ -44,7 +45,7 @@ RELEASE_TICK_S = 0.25
 CDC_TICK_S = 1.0
 
 
-async def _send(topic, key: bytes, value: bytes) -> None:  # type: ignore[no-untyped-def]
+async def _send(topic: TopicT, key: bytes, value: bytes) -> None:
     fut = await topic.send(key=key, value=value)
     await fut  # acknowledged by the broker (acks=all), not just buffered
 
@@ -156,7 +157,7 @@ class QboWebhookView(View):
             if len(body) > limit:
                 break  # enough to say 413; never buffer an unbounded body
         rt = await get_inbound_runtime()
-        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+        result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)
         to_check = rt.realms.to_check(n.realm_id for n in result.dropped)
         if to_check:
             # Maybe a company connected since the cache was filled: ask Postgres once, then decide again.
@@ -165,7 +166,7 @@ class QboWebhookView(View):
             except psycopg.Error as exc:
                 log.warning("webhook: cannot look up realms: %s", exc)
                 return self.json({"error": "temporarily unavailable"}, status=503)
-            result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)  # type: ignore[arg-type]
+            result = handle_webhook(bytes(body), request.headers, settings, is_known_realm=rt.realms.__contains__)
         if result.status != 200:
             log.warning("webhook: answered %d: %s", result.status, result.reason)
             return self.json({"error": result.reason}, status=result.status)
@@ -186,7 +187,7 @@ class QboWebhookView(View):
 
 
 @app.agent(webhooks_topic)
-async def fetch_payments(stream):  # type: ignore[no-untyped-def]
+async def fetch_payments(stream: StreamT[Any]) -> None:
     rt = await get_inbound_runtime()
     async for event in stream.events():
         msg = event.message
@@ -197,7 +198,7 @@ async def fetch_payments(stream):  # type: ignore[no-untyped-def]
 
 
 @app.agent(payments_topic)
-async def write_payments(stream):  # type: ignore[no-untyped-def]
+async def write_payments(stream: StreamT[Any]) -> None:
     rt = await get_inbound_runtime()
     async for event in stream.events():
         msg = event.message

@@ -13,13 +13,18 @@ Two hops, both thin:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
 from functools import partial
+from typing import Any
+
+import psycopg
+from faust.types import StreamT
 
 from bottleneck_qbo import metrics
-from connectors.debezium import DecodeError, decode
+from connectors.debezium import ChangeEvent, DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
 from streams.engine.outcome import Kind
@@ -45,7 +50,7 @@ async def dead_letter(letter: DeadLetter) -> None:
 
 
 @app.agent(cdc_topic)
-async def route_changes(stream):  # type: ignore[no-untyped-def]
+async def route_changes(stream: StreamT[Any]) -> None:
     rt = await get_runtime()
     async for event in stream.events():
         msg = event.message
@@ -55,7 +60,7 @@ async def route_changes(stream):  # type: ignore[no-untyped-def]
         except DecodeError as exc:
             await dead_letter(DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original()))
             continue
-        if not hasattr(change, "op"):  # tombstones and other non-row records carry nothing to sync
+        if not isinstance(change, ChangeEvent):  # tombstones and other non-row records carry nothing to sync
             continue
         table = change.source.table
         metrics.events_consumed.labels(table).inc()
@@ -152,7 +157,7 @@ async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> No
 
 
 @app.agent(documents_topic)
-async def sync_documents(stream):  # type: ignore[no-untyped-def]
+async def sync_documents(stream: StreamT[Any]) -> None:
     async for batch in stream.take(SYNC_BATCH, within=SYNC_WITHIN_S):
         touches: list[DocumentTouch] = []
         for raw in batch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import psycopg
 
@@ -68,7 +68,7 @@ def notifications_from_cdc(realm_id: str, changes: Mapping[str, Sequence[Mapping
             if qbo_id is None:
                 continue
             updated = _last_updated(obj)
-            operation = "Delete" if obj.get("status") == "Deleted" else "Update"
+            operation: Literal["Delete", "Update"] = "Delete" if obj.get("status") == "Deleted" else "Update"
             out.append(
                 Notification(
                     realm_id=realm_id,

@@ -50,7 +50,7 @@ class Outcome:
 async def process_notification(api: QboApi, directory: Directory, n: Notification, *, final_attempt: bool) -> Outcome:
     if n.entity not in PAYMENT_ENTITIES:
         return Outcome("ignore", reason=f"{n.entity} notifications are not handled inbound")
-    entity: PaymentEntity = n.entity  # type: ignore[assignment]
+    entity: PaymentEntity = n.entity
     company_id = await directory.company_for_realm(n.realm_id)
     if company_id is None:
         return Outcome("ignore", reason=f"no Bottleneck company is connected to realm {n.realm_id}")

@@ -1,7 +1,7 @@
 """Real parts for the sync engine's tests: a private PostgreSQL cluster with the project's migrations,
 the QBO sandbox served over real HTTP on a free port, the real QboClient, and a SyncEngine wired to them.
 
-Import the fixtures into a test module with ``from tests.integration.sync_support import *``.
+The fixtures are registered for the whole suite in ``tests/conftest.py``: ask for ``env`` by name.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ async def env(sync_pg_dsn: str, sandbox_url: str) -> AsyncIterator[Env]:
         (await http.post(f"{sandbox_url}/__sandbox/realms", json={"realm_id": realm, "name": "Sync tests"})).raise_for_status()
     conn = await psycopg.AsyncConnection.connect(sync_pg_dsn, autocommit=True)
     cur = await conn.execute("insert into companies (name, qbo_realm_id) values (%s, %s) returning id", (f"Co {realm}", realm))
-    company_id = int((await cur.fetchone())[0])  # type: ignore[index]
+    company_id = int((await cur.fetchone())[0])
     qbo = QboClient(
         base_url=sandbox_url,
         token_manager=TokenManager(InMemoryTokenStore(), None, static_access_token=SecretStr(SANDBOX_TOKEN)),

@@ -9,7 +9,6 @@ import pytest
 from streams.engine.docref import DocRef
 from streams.engine.outcome import Kind, SkipReason
 from tests.conformance import samples
-from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
 pytestmark = pytest.mark.integration
@@ -39,7 +38,7 @@ async def test_invoice_brings_customer_items_lots_and_estimate_link(env: Env) ->
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.SYNCED, out.reason
     invoice = await env.qbo.read(env.realm, "Invoice", out.qbo_id)  # type: ignore[arg-type]
-    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id  # type: ignore[union-attr]
+    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id
     assert invoice["LinkedTxn"][0] == {"TxnId": estimate_id, "TxnType": "Estimate"}
     assert invoice["DocNumber"] == "INV-100"
     estimate = await env.qbo.read(env.realm, "Estimate", estimate_id)  # type: ignore[arg-type]
@@ -81,7 +80,7 @@ async def test_order_closed_by_its_invoice_keeps_the_link_whatever_syncs_first(e
     assert (await env.engine.sync(ref(env, "sales_order", so))).ok
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.SYNCED, out.reason
-    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id  # type: ignore[union-attr]
+    estimate_id = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id
     invoice = await env.qbo.read(env.realm, "Invoice", out.qbo_id)  # type: ignore[arg-type]
     assert {"TxnId": estimate_id, "TxnType": "Estimate"} in invoice.get("LinkedTxn", [])
     assert (await env.qbo.read(env.realm, "Estimate", estimate_id))["TxnStatus"] == "Closed"  # type: ignore[arg-type]
@@ -95,8 +94,8 @@ async def test_bill_links_po_lines_and_closes_po(env: Env) -> None:
     link = qbo_bill["Line"][0]["LinkedTxn"][0]
     cur = await env.conn.execute("select purchase_order_id from bills where id = %s", (bill,))
     po_entry = await env.idmap.get(env.company_id, "purchase_order", (await cur.fetchone())[0])
-    assert link["TxnType"] == "PurchaseOrder" and link["TxnId"] == po_entry.qbo_id  # type: ignore[union-attr]
-    assert link["TxnLineId"] in po_entry.line_ids.values()  # type: ignore[union-attr]
+    assert link["TxnType"] == "PurchaseOrder" and link["TxnId"] == po_entry.qbo_id
+    assert link["TxnLineId"] in po_entry.line_ids.values()
 
 
 async def test_draft_skipped_then_published_creates(env: Env) -> None:

@@ -16,7 +16,6 @@ from streams.engine.outcome import Kind
 from streams.engine.router import route
 from streams.processors.registry import REGISTRY
 from tests.conformance import samples
-from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
 pytestmark = pytest.mark.integration
@@ -26,9 +25,15 @@ def ref(env: Env, entity: str, local_id: int) -> DocRef:
     return DocRef(company_id=env.company_id, entity_type=entity, local_id=local_id)
 
 
-async def one(env: Env, sql: str, *params: object) -> object:
+async def one(env: Env, sql: str, *params: object) -> Any:
     cur = await env.conn.execute(sql, params)
-    return (await cur.fetchone())[0]  # type: ignore[index]
+    return (await cur.fetchone())[0]
+
+
+async def qbo_id(env: Env, entity_type: str, local_id: int) -> str:
+    entry = await env.idmap.get(env.company_id, entity_type, local_id)
+    assert entry.qbo_id is not None, f"{entity_type} {local_id} is not in QBO"
+    return entry.qbo_id
 
 
 async def test_header_and_lines_in_one_transaction_are_one_qbo_write(env: Env) -> None:
@@ -63,7 +68,7 @@ async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -
     refs += route("lots", "u", None, {"id": lot, "company_id": env.company_id})
     for r in refs:
         assert (await env.engine.sync(r)).ok
-    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)  # type: ignore[arg-type, union-attr]
+    lot_item = await env.qbo.read(env.realm, "Item", await qbo_id(env, "lot", lot))
     assert Decimal(str(lot_item["QtyOnHand"])) == Decimal("20.5")
     before = await env.writes()
     for r in refs:  # replay
@@ -78,13 +83,13 @@ async def test_failed_dependency_parks_dependant_until_it_syncs(env: Env) -> Non
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.WAITING and out.waiting_on is not None and out.waiting_on.key == f"customer:{customer}"
     assert "Bad: name" in (out.reason or "")
-    assert (await env.parking.get(ref(env, "customer", customer))).state == "dead"  # type: ignore[arg-type, union-attr]
+    assert (await env.parking.get(ref(env, "customer", customer))).state == "dead"
     # other documents keep flowing
     other = await samples.create("vendor", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "vendor", other))).kind == Kind.SYNCED
     # the customer is fixed in Bottleneck; its event syncs it and releases the invoice
     await env.conn.execute("update customers set name = 'Good name' where id = %s", (customer,))
-    assert (await env.engine.sync(ref(env, "customer", customer))).kind == Kind.SYNCED  # type: ignore[arg-type]
+    assert (await env.engine.sync(ref(env, "customer", customer))).kind == Kind.SYNCED
     due = await env.engine.redrive_due()
     assert ref(env, "invoice", inv) in due
     assert (await env.engine.sync(ref(env, "invoice", inv))).kind == Kind.SYNCED
@@ -124,14 +129,14 @@ async def test_po_edit_keeps_line_ids_and_bill_link(env: Env) -> None:
     bill = await samples.create("bill", env.conn, env.company_id)
     assert (await env.engine.sync(ref(env, "bill", bill))).kind == Kind.SYNCED
     po = await one(env, "select purchase_order_id from bills where id = %s", bill)
-    before = (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids  # type: ignore[arg-type, union-attr]
+    before = (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids
     await env.conn.execute("update purchase_order_lines set quantity = quantity + 1 where purchase_order_id = %s and line_no = 2", (po,))
-    out = await env.engine.sync(ref(env, "purchase_order", po))  # type: ignore[arg-type]
+    out = await env.engine.sync(ref(env, "purchase_order", po))
     assert out.kind == Kind.SYNCED and out.action == "update"
     qbo_po = await env.qbo.read(env.realm, "PurchaseOrder", out.qbo_id)  # type: ignore[arg-type]
     ids = [ln["Id"] for ln in qbo_po["Line"] if ln.get("DetailType") == "ItemBasedExpenseLineDetail"]
     assert sorted(ids) == sorted(before.values())
-    assert (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids == before  # type: ignore[arg-type, union-attr]
+    assert (await env.idmap.get(env.company_id, "purchase_order", po)).line_ids == before
 
 
 async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env) -> None:
@@ -163,7 +168,7 @@ async def test_recreated_customer_takes_back_its_inactive_qbo_customer(env: Env)
     await env.conn.execute("delete from customers where id = %s", (cust,))
     assert (await env.engine.sync(DocRef(company_id=None, entity_type="customer", local_id=cust))).action == "deactivate"
     again = await one(env, "insert into customers (company_id, name) values (%s, %s) returning id", env.company_id, name)
-    out = await env.engine.sync(ref(env, "customer", again))  # type: ignore[arg-type]
+    out = await env.engine.sync(ref(env, "customer", again))
     assert out.kind == Kind.SYNCED and out.action == "adopt" and out.qbo_id == first.qbo_id, out
     assert (await env.qbo.read(env.realm, "Customer", out.qbo_id))["Active"] is True  # type: ignore[arg-type]
 
@@ -196,10 +201,10 @@ async def test_missing_account_parks_with_a_readable_reason_until_fixed(env: Env
 async def test_names_with_quotes_and_backslashes_are_looked_up_safely(env: Env) -> None:
     name = "O'Brien \\ Sons"
     cust = await one(env, "insert into customers (company_id, name) values (%s, %s) returning id", env.company_id, name)
-    first = await env.engine.sync(ref(env, "customer", cust))  # type: ignore[arg-type]
+    first = await env.engine.sync(ref(env, "customer", cust))
     assert first.kind == Kind.SYNCED, first
     await env.conn.execute("delete from qbo_sync.id_map where company_id = %s", (env.company_id,))
-    again = await env.engine.sync(ref(env, "customer", cust))  # type: ignore[arg-type]
+    again = await env.engine.sync(ref(env, "customer", cust))
     assert again.action == "adopt" and again.qbo_id == first.qbo_id, again
 
 
@@ -210,7 +215,7 @@ async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
         "values (%s, 'DISC-10', 'Loyalty discount', 'service', -10) returning id",
         env.company_id,
     )
-    out = await env.engine.sync(ref(env, "item", item))  # type: ignore[arg-type]
+    out = await env.engine.sync(ref(env, "item", item))
     assert out.kind == Kind.SYNCED, out
     qbo_item = await env.qbo.read(env.realm, "Item", out.qbo_id)  # type: ignore[arg-type]
     assert qbo_item["Type"] == "Service" and Decimal(str(qbo_item["UnitPrice"])) == Decimal(-10)
@@ -287,7 +292,7 @@ async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
     await env.conn.execute("update items set name = 'Renamed widget', sku = 'RW-1' where id = %s", (item,))
     for r in route("items", "u", None, {"id": item, "company_id": env.company_id, "kind": "inventory"}):
         assert (await env.engine.sync(r)).ok
-    lot_item = await env.qbo.read(env.realm, "Item", (await env.idmap.get(env.company_id, "lot", lot)).qbo_id)  # type: ignore[arg-type, union-attr]
+    lot_item = await env.qbo.read(env.realm, "Item", await qbo_id(env, "lot", lot))
     assert lot_item["Name"] == f"Renamed widget / {code}" and lot_item["Sku"] == f"RW-1-{code}"
     assert lot_item["FullyQualifiedName"] == f"Renamed widget:Renamed widget / {code}"
 

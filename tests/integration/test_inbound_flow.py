@@ -22,13 +22,12 @@ from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory
 from streams.inbound.flow import InboundFlow, RecordMeta
 from streams.inbound.receiver import handle_webhook
-from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
-from tests.integration.inbound_support import (  # noqa: F401
+from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, sales_line
+from tests.integration.inbound_support import (
     Tenant,
     WebhookCatcher,
     add_bill,
     add_invoice,
-    inbound_dsn,
     make_tenant,
     map_document,
     mentions,
@@ -108,22 +107,24 @@ async def harness(inbound_dsn: str, qbo_sandbox: SandboxServer) -> AsyncIterator
         qbo_retry_max_attempts=0,  # the flow's own retry is under test, not the client's
     )
     bus, clock = Bus(), Clock()
-    async with await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as conn:
-        async with await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as writer_conn:
-            api = QboClient.from_settings(settings, InMemoryTokenStore())
-            flow = InboundFlow(
-                settings,
-                api,
-                PgDirectory(conn),
-                send_webhook=bus.send_webhook,
-                send_payment=bus.send_payment,
-                send_deadletter=bus.send_deadletter,
-                clock=clock,
-            )
-            try:
-                yield Harness(flow, bus, clock, writer_conn, settings)
-            finally:
-                await api.aclose()
+    async with (
+        await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as conn,
+        await psycopg.AsyncConnection.connect(inbound_dsn, autocommit=True) as writer_conn,
+    ):
+        api = QboClient.from_settings(settings, InMemoryTokenStore())
+        flow = InboundFlow(
+            settings,
+            api,
+            PgDirectory(conn),
+            send_webhook=bus.send_webhook,
+            send_payment=bus.send_payment,
+            send_deadletter=bus.send_deadletter,
+            clock=clock,
+        )
+        try:
+            yield Harness(flow, bus, clock, writer_conn, settings)
+        finally:
+            await api.aclose()
 
 
 @pytest.fixture

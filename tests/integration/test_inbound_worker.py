@@ -32,7 +32,7 @@ from infra.stack import StackStatus
 from sinks.qbo.webhook_signature import sign_intuit_payload
 from streams.agents.inbound import owned_realms
 from streams.topics import TopicSpec, ensure_topics
-from tests.fixtures.sandbox import ACCOUNTS, QboHttp, RealmInfo, SandboxServer, free_port, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
+from tests.fixtures.sandbox import QboHttp, RealmInfo, SandboxServer, free_port, sales_line
 from tests.fixtures.stack import ConsumerFactory, consume
 
 pytestmark = pytest.mark.integration
@@ -96,9 +96,9 @@ def inbound_worker(stack: StackStatus, qbo_sandbox: SandboxServer, tmp_path_fact
             "PYTHONUNBUFFERED": "1",
         }
     )
-    settings = Settings(
-        _env_file=None, **{k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_") and k[3:].lower() in Settings.model_fields}
-    )
+    # Settings validates the strings (as it would from the environment): typed as Any for the call.
+    fields: dict[str, Any] = {k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_") and k[3:].lower() in Settings.model_fields}
+    settings = Settings(_env_file=None, **fields)
     specs = [TopicSpec(name, settings.topic_partitions) for name in topics.values()]
     ensure_topics(settings, specs)
     log_file = run_dir / "worker.log"
@@ -164,7 +164,8 @@ def _invoice(conn: psycopg.Connection, t: Tenant, qbo_id: str | None, number: st
     ).fetchone()[0]
     if qbo_id is not None:
         conn.execute(
-            "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id) values (%s, 'invoice', %s, %s, 'Invoice', %s)",
+            "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id)"
+            " values (%s, 'invoice', %s, %s, 'Invoice', %s)",
             (t.company_id, str(local), t.realm_id, qbo_id),
         )
     return local
@@ -174,7 +175,8 @@ def _rows(conn: psycopg.Connection, t: Tenant) -> list[tuple]:
     return [
         tuple(r)
         for r in conn.execute(
-            "select invoice_id, qbo_payment_id, amount, paid_on, voided_at is not null from invoice_payments where company_id = %s order by qbo_payment_id, invoice_id",
+            "select invoice_id, qbo_payment_id, amount, paid_on, voided_at is not null"
+            " from invoice_payments where company_id = %s order by qbo_payment_id, invoice_id",
             (t.company_id,),
         ).fetchall()
     ]
@@ -220,7 +222,7 @@ def test_sandbox_payment_on_two_invoices_lands_as_two_rows(
 def test_receiver_answers_401_413_400_and_writes_nothing_for_bad_posts(
     conn: psycopg.Connection, tenant: Tenant, qbo_api: QboHttp, inbound_worker: RunningWorker, kafka_consumer_factory: ConsumerFactory
 ) -> None:
-    cust, (inv,) = _qbo_invoices(qbo_api, 1)
+    _cust, (inv,) = _qbo_invoices(qbo_api, 1)
     _invoice(conn, tenant, inv["Id"], "W-F")
     qbo_sandbox_body = json.dumps(
         {
@@ -235,7 +237,10 @@ def test_receiver_answers_401_413_400_and_writes_nothing_for_bad_posts(
         }
     ).encode()
     consumer = kafka_consumer_factory([inbound_worker.topics["BQ_WEBHOOKS_TOPIC"]], from_beginning=False)
-    post = lambda body, headers: httpx.post(inbound_worker.webhook_url, content=body, headers=headers, timeout=10)  # noqa: E731
+
+    def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(inbound_worker.webhook_url, content=body, headers=headers, timeout=10)
+
     forged = post(qbo_sandbox_body, {"intuit-signature": sign_intuit_payload(qbo_sandbox_body, "not-the-token")})
     assert forged.status_code == 401
     assert post(qbo_sandbox_body, {}).status_code == 401
@@ -325,7 +330,7 @@ def test_void_reaches_bottleneck(conn: psycopg.Connection, tenant: Tenant, qbo_a
     pay = _pay(qbo_api, cust, [(inv["Id"], "15.00")])
     wait_until(lambda: _rows(conn, tenant), lambda r: len(r) == 1, "payment row", worker=inbound_worker)
     qbo_api.ok(qbo_api.post("/payment", {"Id": pay["Id"], "SyncToken": pay["SyncToken"]}, operation="void"))
-    wait_until(lambda: _rows(conn, tenant), lambda r: r and r[0][-1] is True, "voided_at set", worker=inbound_worker)
+    wait_until(lambda: _rows(conn, tenant), lambda r: bool(r) and r[0][-1] is True, "voided_at set", worker=inbound_worker)
 
 
 def test_payment_for_unknown_invoice_is_dead_lettered_with_a_reason(

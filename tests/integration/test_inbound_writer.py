@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, Literal
 
 import psycopg
 import pytest
 
 from mappers.payments import PaymentChange, PaymentRecord
 from sinks.bottleneck_writer import PaymentWriteError, apply_payment_change
-from tests.integration.inbound_support import Tenant, add_bill, add_invoice, inbound_dsn, make_tenant, payment_rows  # noqa: F401
+from tests.integration.inbound_support import Tenant, add_bill, add_invoice, make_tenant, payment_rows
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +23,16 @@ async def conn(inbound_dsn: str) -> AsyncIterator[psycopg.AsyncConnection]:
         yield c
 
 
-def _change(t: Tenant, pid: str, docs: dict[int, str], *, status: str = "active", kind: str = "invoice", **over: object) -> PaymentChange:
-    fields = {"paid_on": date(2026, 11, 20), "method": "check", "reference": "CHK-1"} | over
+def _change(
+    t: Tenant,
+    pid: str,
+    docs: dict[int, str],
+    *,
+    status: Literal["active", "voided", "deleted"] = "active",
+    kind: Literal["invoice", "bill"] = "invoice",
+    **over: Any,
+) -> PaymentChange:
+    fields: dict[str, Any] = {"paid_on": date(2026, 11, 20), "method": "check", "reference": "CHK-1"} | over
     return PaymentChange(
         kind=kind,
         realm_id=t.realm_id,
@@ -90,7 +99,9 @@ async def test_update_changes_the_row_and_voids_a_document_no_longer_paid(conn: 
 
 
 @pytest.mark.parametrize("status", ["voided", "deleted"])
-async def test_void_and_delete_set_voided_at_on_every_row_of_the_payment(conn: psycopg.AsyncConnection, status: str) -> None:
+async def test_void_and_delete_set_voided_at_on_every_row_of_the_payment(
+    conn: psycopg.AsyncConnection, status: Literal["voided", "deleted"]
+) -> None:
     t = await make_tenant(conn)
     a = await add_invoice(conn, t, "41", "INV-1")
     b = await add_invoice(conn, t, "42", "INV-2")

@@ -23,14 +23,7 @@ from sinks.qbo.errors import (
     QboValidationError,
 )
 from sinks.qbo.limiter import LimiterConfig, LimiterRegistry
-from tests.fixtures.sandbox import (  # noqa: F401  (pytest fixtures)
-    RealmInfo,
-    SandboxServer,
-    inventory_item,
-    qbo_realm,
-    qbo_sandbox,
-    sales_line,
-)
+from tests.fixtures.sandbox import RealmInfo, SandboxServer, sales_line
 
 pytestmark = pytest.mark.integration
 

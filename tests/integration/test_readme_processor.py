@@ -16,7 +16,6 @@ from streams.processors.registry import REGISTRY
 from tests.conformance import samples
 from tests.conformance import suite as conformance
 from tests.fixtures.readme_example import example, migration
-from tests.integration.sync_support import *  # noqa: F403
 from tests.integration.sync_support import Env
 
 pytestmark = pytest.mark.integration

@@ -209,7 +209,11 @@ async def test_ship_and_receive_jobs_bring_qbo_quantities_to_bottleneck(db: psyc
     assert expected == {"L1": Decimal("192"), "L2": Decimal("150")}
 
     for code, qty in expected.items():
-        await qbo.wait_one("Item", f"Name = 'Cold Brew {t} / {code}'", check=lambda i, qty=qty: dec(i["QtyOnHand"]) == qty, timeout=45)
+
+        def has_qty(item: dict[str, Any], qty: Decimal = qty) -> bool:
+            return dec(item["QtyOnHand"]) == qty
+
+        await qbo.wait_one("Item", f"Name = 'Cold Brew {t} / {code}'", check=has_qty, timeout=45)
     canonical = [i for i in await qbo.all("Item") if i.get("Name") == f"Cold Brew {t}" and i.get("Type") == "Inventory"]
     assert len(canonical) == 1 and dec(canonical[0]["QtyOnHand"]) == 0
     assert await qbo.writes("InventoryAdjustment") >= 1

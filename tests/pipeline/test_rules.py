@@ -66,7 +66,8 @@ async def test_manual_mode_syncs_only_what_is_published_with_its_dependencies(
 
     mark = pipeline.mark("qbo_publish_requests")
     req = db.execute(
-        "insert into qbo_publish_requests (company_id, entity_type, entity_id, requested_by) values (%s, 'invoice', %s, 'pipeline test') returning id",
+        "insert into qbo_publish_requests (company_id, entity_type, entity_id, requested_by)"
+        " values (%s, 'invoice', %s, 'pipeline test') returning id",
         (company.id, inv),
     ).fetchone()[0]
     invoice = await qbo.wait_one("Invoice", f"DocNumber = 'INV-{t}'")

@@ -102,7 +102,8 @@ def test_connector_init_puts_the_same_json(compose: dict[str, Any], defaults: Se
 def test_app_services_point_at_compose_hosts(compose: dict[str, Any]) -> None:
     for name in ("setup", "worker"):
         env = _env(compose["services"][name])
-        s = Settings(_env_file=None, **{k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_")})
+        fields: dict[str, Any] = {k[3:].lower(): v for k, v in env.items() if k.startswith("BQ_")}  # strings, validated by Settings
+        s = Settings(_env_file=None, **fields)
         assert s.kafka_bootstrap == "kafka:9092"
         assert s.postgres_dsn.endswith("@postgres:5432/bottleneck")
         assert s.connect_url == "http://connect:8083"

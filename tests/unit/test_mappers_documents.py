@@ -41,7 +41,7 @@ def _item(**kw: object) -> bn.Item:
         "sales_price": D("12.5000"),
         "purchase_cost": D("4.0000"),
     }
-    return bn.Item(**(base | kw))
+    return bn.Item.model_validate(base | kw)
 
 
 def test_customer_maps_contact_fields_and_addresses() -> None:
@@ -52,8 +52,8 @@ def test_customer_maps_contact_fields_and_addresses() -> None:
         company_name="Acme Corporation",
         email="ap@acme.test",
         phone="555-0100",
-        billing_address={"line1": "1 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"},
-        shipping_address={"line1": "Dock 4"},
+        billing_address=bn.Address(line1="1 Main St", city="Springfield", region="IL", postal_code="62701", country="US"),
+        shipping_address=bn.Address(line1="Dock 4"),
         notes="net 30",
         is_active=False,
     )
@@ -71,7 +71,7 @@ def test_customer_maps_contact_fields_and_addresses() -> None:
 
 
 def test_vendor_has_no_ship_address_and_rejects_colon_in_name() -> None:
-    v = bn.Vendor(id=2, company_id=1, name="Beans Inc", billing_address={"line1": None})
+    v = bn.Vendor(id=2, company_id=1, name="Beans Inc", billing_address=bn.Address(line1=None))
     assert vendor_to_qbo(v) == {"DisplayName": "Beans Inc", "Active": True}
     with pytest.raises(MappingError, match="contains ':'"):
         vendor_to_qbo(bn.Vendor(id=2, company_id=1, name="Beans: Inc"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -164,7 +165,7 @@ def test_parking_lot_releases_in_due_order_and_knows_the_oldest_change() -> None
 
 
 def test_cdc_changes_become_notifications_with_deletes() -> None:
-    changes = {
+    changes: dict[str, list[dict[str, Any]]] = {
         "Payment": [
             {"Id": "301", "MetaData": {"LastUpdatedTime": "2026-11-26T10:00:00-08:00"}, "TotalAmt": Decimal("5")},
             {"domain": "QBO", "status": "Deleted", "Id": "302", "MetaData": {"LastUpdatedTime": "2026-11-26T11:00:00-08:00"}},

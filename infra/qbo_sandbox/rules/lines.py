@@ -23,7 +23,7 @@ def _lines(obj: JsonObj) -> list[Any]:
 
 
 def _line_ids(old: JsonObj | None) -> tuple[set[str], int]:
-    ids = {str(l["Id"]) for l in (old or {}).get("Line", []) if l.get("Id")}
+    ids = {str(ln["Id"]) for ln in (old or {}).get("Line", []) if ln.get("Id")}
     return ids, max((int(i) for i in ids if i.isdigit()), default=0)
 
 

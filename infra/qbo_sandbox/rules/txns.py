@@ -88,7 +88,7 @@ def prepare_estimate(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
     status = obj.setdefault("TxnStatus", "Pending")
     if status not in ESTIMATE_STATUSES:
         raise faults.bad_enum("TxnStatus", status)
-    if any(l.get("TxnType") == "Invoice" for l in obj["LinkedTxn"]):
+    if any(link.get("TxnType") == "Invoice" for link in obj["LinkedTxn"]):
         obj["TxnStatus"] = "Closed"  # an invoiced estimate stays closed whatever an update says
 
 
@@ -101,7 +101,7 @@ def prepare_invoice(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
     obj.setdefault("DueDate", obj["TxnDate"])
     obj.setdefault("PrintStatus", "NotSet")
     obj.setdefault("EmailStatus", "NotSet")
-    old_estimates = {l["TxnId"] for l in (old or {}).get("LinkedTxn", []) if l.get("TxnType") == "Estimate"}
+    old_estimates = {link["TxnId"] for link in (old or {}).get("LinkedTxn", []) if link.get("TxnType") == "Estimate"}
     kept: list[JsonObj] = []
     for link in obj.get("LinkedTxn") or []:
         if not isinstance(link, dict) or not link.get("TxnId") or not link.get("TxnType"):
@@ -123,8 +123,8 @@ def prepare_invoice(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
 
 def invoice_effects(ctx: Ctx, new: JsonObj | None, old: JsonObj | None) -> None:
     inv_id = (new or old or {})["Id"]
-    new_links = {l["TxnId"] for l in (new or {}).get("LinkedTxn", []) if l["TxnType"] == "Estimate"}
-    old_links = {l["TxnId"] for l in (old or {}).get("LinkedTxn", []) if l["TxnType"] == "Estimate"}
+    new_links = {link["TxnId"] for link in (new or {}).get("LinkedTxn", []) if link["TxnType"] == "Estimate"}
+    old_links = {link["TxnId"] for link in (old or {}).get("LinkedTxn", []) if link["TxnType"] == "Estimate"}
     for est_id in new_links - old_links:
         est = ctx.realm.get("Estimate", est_id)
         if est is not None:
@@ -134,8 +134,8 @@ def invoice_effects(ctx: Ctx, new: JsonObj | None, old: JsonObj | None) -> None:
     for est_id in old_links - new_links:
         est = ctx.realm.get("Estimate", est_id)
         if est is not None:
-            est["LinkedTxn"] = [l for l in est.get("LinkedTxn", []) if not (l["TxnType"] == "Invoice" and l["TxnId"] == inv_id)]
-            if not any(l["TxnType"] == "Invoice" for l in est["LinkedTxn"]) and est["TxnStatus"] == "Closed":
+            est["LinkedTxn"] = [link for link in est.get("LinkedTxn", []) if not (link["TxnType"] == "Invoice" and link["TxnId"] == inv_id)]
+            if not any(link["TxnType"] == "Invoice" for link in est["LinkedTxn"]) and est["TxnStatus"] == "Closed":
                 est["TxnStatus"] = "Pending"
             ctx.touch("Estimate", est)
 
@@ -190,7 +190,9 @@ def _po_status(ctx: Ctx, po: JsonObj) -> str:
 
 
 def _bill_links(obj: JsonObj) -> set[str]:
-    return {str(l["TxnId"]) for line in obj.get("Line", []) for l in line.get("LinkedTxn", []) if l.get("TxnType") == "PurchaseOrder"}
+    return {
+        str(link["TxnId"]) for line in obj.get("Line", []) for link in line.get("LinkedTxn", []) if link.get("TxnType") == "PurchaseOrder"
+    }
 
 
 def prepare_bill(ctx: Ctx, obj: JsonObj, old: JsonObj | None) -> None:
@@ -255,7 +257,7 @@ def _applied(ctx: Ctx, doc_id: str | None, payment_entity: str, doc_type: str) -
     total = Decimal(0)
     for pay in ctx.realm.table(payment_entity).values():
         for line in pay.get("Line", []):
-            if any(l.get("TxnType") == doc_type and l.get("TxnId") == doc_id for l in line.get("LinkedTxn", [])):
+            if any(link.get("TxnType") == doc_type and link.get("TxnId") == doc_id for link in line.get("LinkedTxn", [])):
                 total += Decimal(line["Amount"])
     return total
 
@@ -266,7 +268,9 @@ def _payment_links(ctx: Ctx, doc_id: str | None, payment_entity: str, doc_type: 
     out = []
     for pay in ctx.realm.table(payment_entity).values():
         if any(
-            l.get("TxnType") == doc_type and l.get("TxnId") == doc_id for line in pay.get("Line", []) for l in line.get("LinkedTxn", [])
+            link.get("TxnType") == doc_type and link.get("TxnId") == doc_id
+            for line in pay.get("Line", [])
+            for link in line.get("LinkedTxn", [])
         ):
             if payment_entity == "Payment":
                 txn_type = "Payment"
@@ -305,7 +309,7 @@ def prepare_payment(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) ->
                 obj["DepositToAccountRef"] = {"value": uf["Id"]}
         resolve(ctx, obj, "DepositToAccountRef", "Account")
     applied = Decimal(0)
-    for n, line in enumerate(obj.get("Line") or [], start=1):
+    for line in obj.get("Line") or []:
         if not isinstance(line, dict) or line.get("Amount") is None:
             raise faults.required("Line.Amount")
         amount = money(dec(line["Amount"], "Line.Amount"))
@@ -324,7 +328,7 @@ def prepare_payment(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) ->
             already = Decimal(0)
             if old is not None:
                 already = sum(
-                    (Decimal(l["Amount"]) for l in old.get("Line", []) if any(x["TxnId"] == doc["Id"] for x in l.get("LinkedTxn", []))),
+                    (Decimal(ln["Amount"]) for ln in old.get("Line", []) if any(x["TxnId"] == doc["Id"] for x in ln.get("LinkedTxn", []))),
                     Decimal(0),
                 )
             if amount > Decimal(doc["Balance"]) + already:
@@ -341,13 +345,13 @@ def prepare_payment(ctx: Ctx, entity: str, obj: JsonObj, old: JsonObj | None) ->
 
 def payment_effects(ctx: Ctx, entity: str, new: JsonObj | None, old: JsonObj | None) -> None:
     doc_type = _PAYMENT_KIND[entity][0]
-    doc_ids = {l["TxnId"] for src in (new, old) if src for line in src.get("Line", []) for l in line.get("LinkedTxn", [])}
+    doc_ids = {link["TxnId"] for src in (new, old) if src for line in src.get("Line", []) for link in line.get("LinkedTxn", [])}
     for doc_id in doc_ids:
         doc = ctx.realm.get(doc_type, doc_id)
         if doc is None:
             continue
         balance = money(Decimal(doc["TotalAmt"]) - _applied(ctx, doc_id, entity, doc_type))
-        keep = [l for l in doc.get("LinkedTxn", []) if l["TxnType"] in ("Estimate",)]
+        keep = [link for link in doc.get("LinkedTxn", []) if link["TxnType"] in ("Estimate",)]
         links = keep + _payment_links(ctx, doc_id, entity, doc_type)
         if balance != Decimal(doc["Balance"]) or links != doc.get("LinkedTxn", []):
             doc["Balance"], doc["LinkedTxn"] = balance, links
@@ -366,7 +370,7 @@ def prepare_inventory_adjustment(ctx: Ctx, obj: JsonObj, old: JsonObj | None) ->
     lines = obj.get("Line")
     if not isinstance(lines, list) or not lines:
         raise faults.required("Line")
-    old_diff = {line_item_id(l): Decimal(l["ItemAdjustmentLineDetail"]["QtyDiff"]) for l in (old or {}).get("Line", [])}
+    old_diff = {line_item_id(ln): Decimal(ln["ItemAdjustmentLineDetail"]["QtyDiff"]) for ln in (old or {}).get("Line", [])}
     for n, line in enumerate(lines, start=1):
         if not isinstance(line, dict) or line.get("DetailType") != "ItemAdjustmentLineDetail":
             raise faults.bad_enum("Line.DetailType", line.get("DetailType") if isinstance(line, dict) else line)

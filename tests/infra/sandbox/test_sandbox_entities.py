@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from tests.fixtures.sandbox import (  # noqa: F401  (fixtures)
-    ACCOUNTS,
-    QboHttp,
-    expense_line,
-    inventory_item,
-    qbo_api,
-    qbo_realm,
-    qbo_sandbox,
-    sales_line,
-)
+from tests.fixtures.sandbox import ACCOUNTS, QboHttp, expense_line, inventory_item, sales_line
 
 pytestmark = pytest.mark.integration
 
@@ -255,7 +247,10 @@ def test_bill_lines_linked_to_po_lines_close_the_po_when_fully_billed(qbo_api: Q
     )
     assert po["POStatus"] == "Open" and po["TotalAmt"] == 35 and po["APAccountRef"]["value"] == ACCOUNTS["ap"]
     line_a, line_b = po["Line"][0]["Id"], po["Line"][1]["Id"]
-    link = lambda lid: [{"TxnId": po["Id"], "TxnType": "PurchaseOrder", "TxnLineId": lid}]  # noqa: E731
+
+    def link(lid: str) -> list[dict[str, Any]]:
+        return [{"TxnId": po["Id"], "TxnType": "PurchaseOrder", "TxnLineId": lid}]
+
     bill1 = qbo_api.create(
         "Bill", {"VendorRef": {"value": vendor["Id"]}, "Line": [expense_line(a["Id"], 10, 2, 20, LinkedTxn=link(line_a))]}
     )

@@ -1,22 +1,25 @@
-"""QboClient over real HTTP against a scripted local server, for wire behaviours QBO shows that the
+"""QboClient's wire behaviours on an ``httpx.MockTransport`` (no sockets), for what QBO shows that the
 sandbox does not reproduce on demand: XML throttle bodies, Retry-After, HTTP 200 carrying a Fault, a
 second 401 after refresh, timeouts, tokens echoed in error text, and the order "persist the rotated
-refresh token, then use the new access token". QBO's business rules are tested against the sandbox in
-test_qbo_client_sandbox.py.
+refresh token, then use the new access token". The same transport serves the OAuth token endpoint, so the
+refresh flow runs for real. QBO's business rules are tested against the sandbox in
+tests/integration/test_qbo_client_sandbox.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
+import httpx
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from sinks.qbo.auth import InMemoryTokenStore, OAuthClientConfig, TokenManager, TokenSet
@@ -30,10 +33,10 @@ from sinks.qbo.errors import (
 )
 from sinks.qbo.limiter import LimiterConfig, LimiterRegistry
 
-pytestmark = pytest.mark.integration
-
 REALM = "9130350000000001"
-Handler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
+BASE_URL = "https://qbo.test"  # never resolved: the MockTransport answers every request
+TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+Handler = Callable[[httpx.Request, bytes], Awaitable[httpx.Response]]
 
 
 @dataclass
@@ -47,7 +50,8 @@ class Seen:
 
 @dataclass
 class ScriptedQbo:
-    url: str = ""
+    """What each test scripts (``api``, ``token``) and what the client sent (``seen``, ``token_calls``)."""
+
     api: Handler | None = None
     token: Handler | None = None
     seen: list[Seen] = field(default_factory=list)
@@ -56,11 +60,37 @@ class ScriptedQbo:
     def api_calls(self) -> list[Seen]:
         return [s for s in self.seen if s.path.startswith("/v3/")]
 
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        self.seen.append(Seen(request.method, request.url.path, dict(request.url.params), request.headers.get("Authorization", ""), body))
+        if request.url.path == TOKEN_PATH:
+            form = dict(parse_qsl(body.decode()))
+            form["_auth"] = request.headers.get("Authorization", "")
+            self.token_calls.append(form)
+            assert self.token is not None, "unexpected token call"
+            return await self.token(request, body)
+        assert self.api is not None
+        return await self.api(request, body)
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    import json
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
 
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json", headers=headers)
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(data).encode(), headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _text(text: str, status: int, content_type: str = "text/plain; charset=utf-8", headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, content=text.encode(), headers={"Content-Type": content_type, **(headers or {})})
+
+
+def answer(response: httpx.Response) -> Handler:
+    """A handler that always gives the same answer."""
+
+    async def handler(request: httpx.Request, body: bytes) -> httpx.Response:
+        return response
+
+    return handler
 
 
 def customer(id_: str = "1", token: str = "0") -> dict[str, Any]:
@@ -92,31 +122,8 @@ XML_429 = (
 
 
 @pytest.fixture
-async def qbo() -> AsyncIterator[ScriptedQbo]:
-    state = ScriptedQbo()
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        state.seen.append(Seen(request.method, request.path, dict(request.query), request.headers.get("Authorization", ""), body))
-        if request.path == "/oauth2/v1/tokens/bearer":
-            form = dict(await request.post())
-            form["_auth"] = request.headers.get("Authorization", "")
-            state.token_calls.append(form)
-            assert state.token is not None, "unexpected token call"
-            return await state.token(request, body)
-        assert state.api is not None
-        return await state.api(request, body)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}"
-    yield state
-    await runner.cleanup()
+def qbo() -> ScriptedQbo:
+    return ScriptedQbo()
 
 
 def tokens(access: str = "AT-1", refresh: str = "RT-1", valid_for: timedelta = timedelta(hours=1)) -> TokenSet:
@@ -137,11 +144,13 @@ def make_client(
     retry: RetryPolicy | None = None,
     limits: LimiterConfig | None = None,
 ) -> QboClient:
-    oauth = OAuthClientConfig(token_url=f"{qbo.url}/oauth2/v1/tokens/bearer", client_id="cid", client_secret=SecretStr("csecret"))
+    oauth = OAuthClientConfig(token_url=f"{BASE_URL}{TOKEN_PATH}", client_id="cid", client_secret=SecretStr("csecret"))
+    transport = qbo.transport()
     return QboClient(
-        base_url=qbo.url,
-        token_manager=TokenManager(store, oauth),
+        base_url=BASE_URL,
+        token_manager=TokenManager(store, oauth, transport=transport),
         timeout_s=timeout_s,
+        transport=transport,
         limiters=LimiterRegistry(limits or LimiterConfig()),
         retry=retry or RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, rate_limit_wait_s=0.05),
     )
@@ -149,18 +158,17 @@ def make_client(
 
 def rotating_token_endpoint(qbo: ScriptedQbo, store: InMemoryTokenStore) -> None:
     """Refresh RT-n -> AT-(n+1)/RT-(n+1); a superseded refresh token gets invalid_grant, like QBO."""
-    current = {"refresh": "RT-1", "n": 1}
+    generation = [1]  # n of the current RT-n
 
-    async def token(request: web.Request, body: bytes) -> web.Response:
+    async def token(request: httpx.Request, body: bytes) -> httpx.Response:
         form = qbo.token_calls[-1]
-        if form.get("refresh_token") != current["refresh"]:
+        if form.get("refresh_token") != f"RT-{generation[0]}":
             return _json({"error": "invalid_grant"}, status=400)
-        current["n"] += 1
-        current["refresh"] = f"RT-{current['n']}"
+        generation[0] += 1
         return _json(
             {
-                "access_token": f"AT-{current['n']}",
-                "refresh_token": current["refresh"],
+                "access_token": f"AT-{generation[0]}",
+                "refresh_token": f"RT-{generation[0]}",
                 "expires_in": 3600,
                 "x_refresh_token_expires_in": 8726400,
                 "token_type": "bearer",
@@ -175,7 +183,7 @@ async def test_401_refreshes_once_and_persists_rotation_before_use(qbo: Scripted
     rotating_token_endpoint(qbo, store)
     stored_when_new_token_used: list[str] = []
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         if request.headers["Authorization"] != "Bearer AT-2":
             return _json(LOWER_401, status=401)
         current = await store.get(REALM)
@@ -199,7 +207,7 @@ async def test_concurrent_401s_share_one_refresh(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
     rotating_token_endpoint(qbo, store)
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         if request.headers["Authorization"] != "Bearer AT-2":
             await asyncio.sleep(0.02)  # let all ten requests be in flight with the old token
             return _json(LOWER_401, status=401)
@@ -216,7 +224,7 @@ async def test_concurrent_401s_share_one_refresh(qbo: ScriptedQbo) -> None:
 async def test_superseded_refresh_token_is_a_config_error(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens(refresh="RT-old"))
     rotating_token_endpoint(qbo, store)
-    qbo.api = lambda request, body: asyncio.sleep(0, _json(LOWER_401, status=401))
+    qbo.api = answer(_json(LOWER_401, status=401))
     async with make_client(qbo, store) as client:
         with pytest.raises(QboConfigError) as exc:
             await client.read(REALM, "Customer", "1")
@@ -227,7 +235,7 @@ async def test_superseded_refresh_token_is_a_config_error(qbo: ScriptedQbo) -> N
 async def test_401_after_a_successful_refresh_is_a_config_error(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
     rotating_token_endpoint(qbo, store)
-    qbo.api = lambda request, body: asyncio.sleep(0, _json(LOWER_401, status=401))
+    qbo.api = answer(_json(LOWER_401, status=401))
     async with make_client(qbo, store) as client:
         with pytest.raises(QboConfigError):
             await client.read(REALM, "Customer", "1")
@@ -238,7 +246,7 @@ async def test_token_near_expiry_is_refreshed_before_the_call(qbo: ScriptedQbo) 
     store = InMemoryTokenStore(tokens(valid_for=timedelta(seconds=30)))
     rotating_token_endpoint(qbo, store)
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         return _json(customer())
 
     qbo.api = api
@@ -251,10 +259,10 @@ async def test_xml_429_pauses_the_realm_then_succeeds(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
     calls = {"n": 0}
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         calls["n"] += 1
         if calls["n"] == 1:
-            return web.Response(text=XML_429, status=429, content_type="application/xml")
+            return _text(XML_429, 429, "application/xml")
         return _json(customer())
 
     qbo.api = api
@@ -267,8 +275,8 @@ async def test_xml_429_pauses_the_realm_then_succeeds(qbo: ScriptedQbo) -> None:
 async def test_retry_after_header_sets_the_pause(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
-        return web.Response(text=XML_429, status=429, content_type="application/xml", headers={"Retry-After": "0"})
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
+        return _text(XML_429, 429, "application/xml", headers={"Retry-After": "0"})
 
     qbo.api = api
     retry = RetryPolicy(max_attempts=0, rate_limit_wait_s=999, rate_limit_max_retries=2)
@@ -289,7 +297,7 @@ async def test_http_200_with_fault_is_an_error(qbo: ScriptedQbo) -> None:
         },
         "time": "x",
     }
-    qbo.api = lambda request, body: asyncio.sleep(0, _json(fault, status=200))
+    qbo.api = answer(_json(fault, status=200))
     async with make_client(qbo, store) as client:
         with pytest.raises(QboDuplicateName) as exc:
             await client.create(REALM, "Customer", {"DisplayName": "Acme"}, request_id="r-1")
@@ -301,11 +309,11 @@ async def test_transient_5xx_retry_policy(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
     calls: dict[str, int] = {}
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
-        key = request.method + request.query.get("requestid", "-")
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
+        key = request.method + request.url.params.get("requestid", "-")
         calls[key] = calls.get(key, 0) + 1
         if calls[key] <= 2:
-            return web.Response(text="Service Unavailable", status=503)
+            return _text("Service Unavailable", 503)
         return _json(customer())
 
     qbo.api = api
@@ -324,10 +332,11 @@ async def test_timeouts_on_a_write_with_requestid_are_retried(qbo: ScriptedQbo) 
     store = InMemoryTokenStore(tokens())
     calls = {"n": 0}
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         calls["n"] += 1
         if calls["n"] == 1:
-            await asyncio.sleep(2)
+            # What httpx raises when the read exceeds timeout_s; a real socket would only make the test slower.
+            raise httpx.ReadTimeout("timed out", request=request)
         return _json(customer())
 
     qbo.api = api
@@ -339,7 +348,7 @@ async def test_timeouts_on_a_write_with_requestid_are_retried(qbo: ScriptedQbo) 
 
 async def test_bounded_retries_then_typed_error(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
-    qbo.api = lambda request, body: asyncio.sleep(0, web.Response(text="boom", status=500))
+    qbo.api = answer(_text("boom", 500))
     async with make_client(qbo, store) as client:
         with pytest.raises(QboTransientError):
             await client.read(REALM, "Customer", "1")
@@ -349,7 +358,7 @@ async def test_bounded_retries_then_typed_error(qbo: ScriptedQbo) -> None:
 async def test_tokens_never_reach_error_text(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens(access="AT-very-secret"))
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         echo = request.headers["Authorization"]
         fault = {
             "Fault": {
@@ -378,10 +387,11 @@ async def test_tokens_never_reach_error_text(qbo: ScriptedQbo) -> None:
 async def test_wire_format_decimal_minorversion_and_headers(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
-        return web.Response(
-            text='{"Invoice":{"Id":"7","SyncToken":"0","TotalAmt":12345678901234.10,"Line":[{"Amount":0.10}]},"time":"t"}',
-            content_type="application/json",
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
+        return _text(
+            '{"Invoice":{"Id":"7","SyncToken":"0","TotalAmt":12345678901234.10,"Line":[{"Amount":0.10}]},"time":"t"}',
+            200,
+            "application/json",
         )
 
     qbo.api = api
@@ -407,7 +417,7 @@ async def test_wire_format_decimal_minorversion_and_headers(qbo: ScriptedQbo) ->
 async def test_local_validation_sends_nothing(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
     async with make_client(qbo, store) as client:
-        with pytest.raises(QboLocalValidationError, match="Customer.DisplayName"):
+        with pytest.raises(QboLocalValidationError, match=r"Customer\.DisplayName"):
             await client.create(REALM, "Customer", {"DisplayName": "A:B"}, request_id="r")
         with pytest.raises(QboLocalValidationError, match=r"Line\[0\].Amount"):
             await client.create(REALM, "Invoice", {"Line": [{"Amount": 1.5}]}, request_id="r")
@@ -417,11 +427,9 @@ async def test_local_validation_sends_nothing(qbo: ScriptedQbo) -> None:
 
 
 async def test_batch_splits_over_30_and_keeps_per_item_faults(qbo: ScriptedQbo) -> None:
-    import json
-
     store = InMemoryTokenStore(tokens())
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         items = json.loads(body)["BatchItemRequest"]
         out = []
         for item in items:
@@ -459,11 +467,11 @@ async def test_query_pages_until_a_short_page(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
     total = 7
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         import re
 
-        q = request.query["query"]
-        start, size = map(int, re.search(r"STARTPOSITION (\d+) MAXRESULTS (\d+)", q).groups())  # type: ignore[union-attr]
+        q = request.url.params["query"]
+        start, size = map(int, re.search(r"STARTPOSITION (\d+) MAXRESULTS (\d+)", q).groups())
         rows = [{"Id": str(i)} for i in range(start, min(start + size, total + 1))]
         return _json({"QueryResponse": {"Customer": rows, "startPosition": start, "maxResults": len(rows)} if rows else {}, "time": "t"})
 
@@ -490,7 +498,7 @@ async def test_cdc_groups_objects_by_entity(qbo: ScriptedQbo) -> None:
         ],
         "time": "t",
     }
-    qbo.api = lambda request, body: asyncio.sleep(0, _json(payload))
+    qbo.api = answer(_json(payload))
     async with make_client(qbo, store) as client:
         got = await client.cdc(REALM, ["Payment", "Invoice", "BillPayment"], datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert got["Payment"][0]["TotalAmt"] == Decimal("10.5")
@@ -507,10 +515,10 @@ async def test_no_token_or_secret_in_logs(qbo: ScriptedQbo, caplog: pytest.LogCa
     store = InMemoryTokenStore(tokens())
     rotating_token_endpoint(qbo, store)
 
-    async def api(request: web.Request, body: bytes) -> web.Response:
+    async def api(request: httpx.Request, body: bytes) -> httpx.Response:
         if request.headers["Authorization"] != "Bearer AT-2":
             return _json(LOWER_401, status=401)
-        return web.Response(text=XML_429, status=429) if len(qbo.api_calls()) == 2 else _json(customer())
+        return _text(XML_429, 429) if len(qbo.api_calls()) == 2 else _json(customer())
 
     qbo.api = api
     async with make_client(qbo, store) as client:
@@ -523,7 +531,7 @@ async def test_no_token_or_secret_in_logs(qbo: ScriptedQbo, caplog: pytest.LogCa
 
 async def test_caller_that_does_not_wait_gets_rate_limited_without_sending(qbo: ScriptedQbo) -> None:
     store = InMemoryTokenStore(tokens())
-    qbo.api = lambda request, body: asyncio.sleep(0, web.Response(text=XML_429, status=429))
+    qbo.api = answer(_text(XML_429, 429))
     retry = RetryPolicy(max_attempts=0, rate_limit_wait_s=30, rate_limit_max_retries=0)
     async with make_client(qbo, store, retry=retry) as client:
         with pytest.raises(QboRateLimited):

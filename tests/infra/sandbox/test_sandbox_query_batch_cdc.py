@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.sandbox import QboHttp, qbo_api, qbo_realm, qbo_sandbox, sales_line  # noqa: F401
+from tests.fixtures.sandbox import QboHttp, sales_line
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_batch_over_30_items_is_1040(qbo_api: QboHttp) -> None:
     assert qbo_api.fault(qbo_api.post("/batch", body))["code"] == "1040"
 
 
-def test_cdc_returns_changes_and_deleted_objects(qbo_api: QboHttp, qbo_realm) -> None:  # type: ignore[no-untyped-def]
+def test_cdc_returns_changes_and_deleted_objects(qbo_api: QboHttp, qbo_realm) -> None:
     cust = qbo_api.create("Customer", {"DisplayName": "CDC Co"})
     item = qbo_api.create("Item", {"Name": "CDC item", "Type": "Service"})
     inv = qbo_api.create("Invoice", {"CustomerRef": {"value": cust["Id"]}, "Line": [sales_line(item["Id"], 1, 10, 10)]})

@@ -11,7 +11,10 @@ from infra.qbo_sandbox.webhooks import legacy_body, sign
 
 # Intuit's published vector (QuickBooks-V3-Java-SDK WebhooksServiceTest, reference §11.3).
 VECTOR_TOKEN = "b5771f19b12ddb4bcdb9f08bdc50bc63878a"
-VECTOR_BODY = '{"eventNotifications":[{"realmId":"1185883450","dataChangeEvent":{"entities":[{"name":"Customer","id":"1","operation":"Create","lastUpdated":"2015-10-05T14:42:19-0700"}]}}]}'
+VECTOR_BODY = (
+    '{"eventNotifications":[{"realmId":"1185883450","dataChangeEvent":{"entities":'
+    '[{"name":"Customer","id":"1","operation":"Create","lastUpdated":"2015-10-05T14:42:19-0700"}]}}]}'
+)
 VECTOR_SIGNATURE = "JC2GUwciPmRBwEO7WvrRmKqu9tGOKL8FFallocTFi8Q="
 
 

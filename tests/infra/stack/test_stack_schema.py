@@ -64,11 +64,11 @@ def test_schema_equals_the_contract_tables_and_columns(fresh_db: str, stack: Sta
 def test_publication_captures_bottleneck_and_cdc_tables_never_qbo_sync(fresh_db: str) -> None:
     migrations.apply(fresh_db)
     with psycopg.connect(fresh_db) as conn:
-        published = set(
+        published_rows = set(
             conn.execute("select schemaname || '.' || tablename from pg_publication_tables where pubname = 'bottleneck_cdc'").fetchall()
         )
         qbo_sync_tables = {r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'qbo_sync'")}
-    published = {p[0] for p in published}
+    published = {p[0] for p in published_rows}
     assert published == {f"public.{t}" for t in fixture_tables()} | {"cdc.debezium_signal", "cdc.heartbeat"}
     assert {"id_map", "oauth_tokens", "cdc_checkpoints", "schema_migrations"} <= qbo_sync_tables
 

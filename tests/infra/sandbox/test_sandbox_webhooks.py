@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.sandbox import QboHttp, RealmInfo, SandboxServer, qbo_api, qbo_realm, qbo_sandbox  # noqa: F401
+from tests.fixtures.sandbox import QboHttp, RealmInfo, SandboxServer
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import concurrent.futures
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import RealmInfo, SandboxServer, qbo_api, qbo_realm, qbo_sandbox  # noqa: F401
+from tests.fixtures.sandbox import RealmInfo, SandboxServer
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def test_expired_and_foreign_tokens(qbo_sandbox: SandboxServer, qbo_realm: Realm
     assert unknown.get("/query", query="select * from Account").status_code == 403
 
 
-def test_requests_per_minute_limit_gives_429_3001(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_requests_per_minute_limit_gives_429_3001(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     qbo_sandbox.set_limits(qbo_realm.realm_id, requests_per_minute=5)
     codes = [qbo_api.get("/query", query="select * from Account").status_code for _ in range(7)]
     assert codes == [200] * 5 + [429] * 2
@@ -100,14 +100,14 @@ def test_concurrency_limit(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo) -> 
     assert codes.count(200) >= 2 and codes.count(429) >= 1 and set(codes) <= {200, 429}
 
 
-def test_batch_calls_per_minute(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_batch_calls_per_minute(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     qbo_sandbox.set_limits(qbo_realm.realm_id, batch_per_minute=2)
     body = {"BatchItemRequest": [{"bId": "q", "Query": "select * from Account"}]}
     codes = [qbo_api.post("/batch", body).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
 
 
-def test_requestid_replay_returns_first_response_and_writes_nothing(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_requestid_replay_returns_first_response_and_writes_nothing(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     first = qbo_api.post("/customer", {"DisplayName": "Once"}, requestid="req-1")
     again = qbo_api.post("/customer", {"DisplayName": "Once"}, requestid="req-1")
     different = qbo_api.post("/customer", {"DisplayName": "Other body"}, requestid="req-1")
@@ -122,7 +122,7 @@ def test_requestid_replay_returns_first_response_and_writes_nothing(qbo_sandbox:
     assert bad.status_code == 400 and qbo_api.post("/customer", {"DisplayName": "Fresh"}, requestid="req-2").content == bad.content
 
 
-def test_injected_errors_and_deterministic_throttle(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_injected_errors_and_deterministic_throttle(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     qbo_sandbox.set_faults(qbo_realm.realm_id, error_next=2, throttle_next=1)
     first = qbo_api.get("/query", query="select * from Account")
     assert first.status_code == 429 and qbo_api.fault(first, 429)["code"] == "3001"
@@ -140,7 +140,7 @@ def test_injected_errors_and_deterministic_throttle(qbo_sandbox: SandboxServer, 
     assert qbo_api.get("/query", query="select * from Account").status_code == 200
 
 
-def test_timeout_and_lost_response_then_requestid_converges(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_timeout_and_lost_response_then_requestid_converges(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     qbo_sandbox.set_faults(qbo_realm.realm_id, timeout_next=1, hang_s=5)
     with pytest.raises(httpx.ReadTimeout):
         qbo_api.http.post("/customer", content=b'{"DisplayName": "Slow"}', timeout=0.5)
@@ -158,7 +158,7 @@ def test_timeout_and_lost_response_then_requestid_converges(qbo_sandbox: Sandbox
     assert injected["timeout"] == 2 and injected["lost_response"] == 1
 
 
-def test_stale_synctoken_once(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_stale_synctoken_once(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     cust = qbo_api.create("Customer", {"DisplayName": "Racy"})
     qbo_sandbox.set_faults(qbo_realm.realm_id, stale_synctoken_once_for=[f"Customer:{cust['Id']}"])
     body = {"Id": cust["Id"], "SyncToken": "0", "sparse": True, "Notes": "n"}
@@ -166,7 +166,7 @@ def test_stale_synctoken_once(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, 
     assert qbo_api.update("Customer", body)["SyncToken"] == "1"
 
 
-def test_batch_requestid_replay_applies_nothing(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_batch_requestid_replay_applies_nothing(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     body = {"BatchItemRequest": [{"bId": "c1", "operation": "create", "Customer": {"DisplayName": "Batched once"}}]}
     first = qbo_api.post("/batch", body, requestid="batch-1")
     again = qbo_api.post("/batch", body, requestid="batch-1")
@@ -176,7 +176,7 @@ def test_batch_requestid_replay_applies_nothing(qbo_sandbox: SandboxServer, qbo_
     assert stats["replays"] == 1 and stats["applied_total"] == 1 and stats["writes"]["Customer"] == {"create": 2}
 
 
-def test_throttle_can_answer_in_xml_with_retry_after(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:  # type: ignore[no-untyped-def]
+def test_throttle_can_answer_in_xml_with_retry_after(qbo_sandbox: SandboxServer, qbo_realm: RealmInfo, qbo_api) -> None:
     qbo_sandbox.set_limits(qbo_realm.realm_id, requests_per_minute=1, retry_after_s=7, throttle_body="xml")
     try:
         assert qbo_api.get("/query", query="select * from Account").status_code == 200

@@ -1,5 +1,5 @@
 """`stack up` errors a user relies on: a taken port, a missing prerequisite, a crashing component.
-(Idempotent `up` and the status JSON of the whole running product: tests/pipeline/test_stack_status.py.)"""
+(Idempotent `up` and the status JSON of the whole running product: tests/infra/stack/test_stack_status.py.)"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.sandbox import QboHttp, qbo_api, qbo_realm, qbo_sandbox  # noqa: F401
+from tests.fixtures.sandbox import QboHttp
 
 pytestmark = pytest.mark.integration
 
