@@ -7,7 +7,6 @@ its Postgres connections. Agents call ``await get_runtime()``; nothing here impo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from bottleneck_qbo.settings import Settings, get_settings

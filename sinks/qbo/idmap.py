@@ -34,7 +34,8 @@ class IdMapEntry:
 
 
 _COLUMNS = (
-    "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, line_ids, generation"
+    "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, "
+    "line_ids, generation"
 )
 
 

@@ -13,14 +13,12 @@ Two hops, both thin:
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections import OrderedDict
 from functools import partial
 from typing import Any
 
-import psycopg
 from faust.types import StreamT
 
 from bottleneck_qbo import metrics
@@ -30,6 +28,7 @@ from streams.deadletter import DeadLetter, OriginalRecord
 from streams.engine.outcome import Kind
 from streams.engine.router import RoutingError, route_event
 from streams.messages import DocumentTouch, Origin
+from streams.processors.registry import REGISTRY
 from streams.runtime import get_runtime
 from streams.topics import existing_cdc_topics
 
@@ -65,7 +64,7 @@ async def route_changes(stream: StreamT[Any]) -> None:
         table = change.source.table
         metrics.events_consumed.labels(table).inc()
         try:
-            refs = route_event(change)
+            refs = route_event(change, REGISTRY)
         except RoutingError as exc:
             await dead_letter(DeadLetter(stage="route", failure_type="unroutable", reason=str(exc), original=original()))
             continue

@@ -55,7 +55,7 @@ def _company(row: Row) -> int | None:
     return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
 
-def route(table: str, op: str, before: Row | None, after: Row | None, registry: Registry | None = None) -> list[DocRef]:
+def route(table: str, op: str, before: Row | None, after: Row | None, registry: Registry) -> list[DocRef]:
     """The documents a change touches. ``op`` is Debezium's c/u/d/r (t = truncate is ignored).
 
     Each registered processor declares, in ``sources``, the tables it reads and the column holding its
@@ -76,10 +76,6 @@ def route(table: str, op: str, before: Row | None, after: Row | None, registry: 
         return [
             DocRef(company_id=_company(row), entity_type=str(row.get("entity_type")), local_id=_int(row, "entity_id", table), forced=True)
         ]
-    if registry is None:
-        from streams.processors.registry import REGISTRY
-
-        registry = REGISTRY
     refs: dict[str, DocRef] = {}
     for processor in registry:
         column = processor.sources.get(table)
@@ -98,11 +94,11 @@ def route(table: str, op: str, before: Row | None, after: Row | None, registry: 
     return list(refs.values())
 
 
-def route_event(event: Any) -> list[DocRef]:
+def route_event(event: Any, registry: Registry) -> list[DocRef]:
     """Route a decoded ``connectors.debezium`` record (ChangeEvent; tombstones and others route nowhere)."""
     if getattr(event, "kind", "change") != "change":
         return []
     before = event.before
     if before is None and event.op == "d":
         before = dict(event.key)  # default replica identity: only the key survives a delete
-    return route(event.table, event.op, before, event.after)
+    return route(event.table, event.op, before, event.after, registry)

@@ -9,8 +9,12 @@ from streams.engine.docref import DocRef
 
 
 class _Line(Protocol):
-    item_id: int
-    lot_id: int | None
+    # read-only: the row models are frozen
+    @property
+    def item_id(self) -> int: ...
+
+    @property
+    def lot_id(self) -> int | None: ...
 
 
 def dep(entity_type: str, local_id: int) -> DocRef:

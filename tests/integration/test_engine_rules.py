@@ -42,7 +42,7 @@ async def test_header_and_lines_in_one_transaction_are_one_qbo_write(env: Env) -
     events = [("invoices", {"id": inv, "company_id": env.company_id, "memo": UNAVAILABLE})]
     cur = await env.conn.execute("select id from invoice_lines where invoice_id = %s", (inv,))
     events += [("invoice_lines", {"id": line, "invoice_id": inv}) for (line,) in await cur.fetchall()]
-    touched = {r.key: r for table, row in events for r in route(table, "c", None, row)}
+    touched = {r.key: r for table, row in events for r in route(table, "c", None, row, REGISTRY)}
     assert list(touched) == [f"invoice:{inv}"]
     for r in touched.values():
         assert (await env.engine.sync(r.model_copy(update={"company_id": env.company_id}))).kind == Kind.SYNCED
@@ -64,8 +64,8 @@ async def test_ship_job_completion_brings_qbo_quantity_to_bottleneck(env: Env) -
         )
         await env.conn.execute("insert into ship_job_lines (ship_job_id, lot_id, quantity) values (%s, %s, 4.5)", (job, lot))
         await env.conn.execute("update lots set quantity_on_hand = quantity_on_hand - 4.5 where id = %s", (lot,))
-    refs = route("ship_jobs", "u", None, {"id": job, "company_id": env.company_id, "status": "completed"})
-    refs += route("lots", "u", None, {"id": lot, "company_id": env.company_id})
+    refs = route("ship_jobs", "u", None, {"id": job, "company_id": env.company_id, "status": "completed"}, REGISTRY)
+    refs += route("lots", "u", None, {"id": lot, "company_id": env.company_id}, REGISTRY)
     for r in refs:
         assert (await env.engine.sync(r)).ok
     lot_item = await env.qbo.read(env.realm, "Item", await qbo_id(env, "lot", lot))
@@ -140,7 +140,9 @@ async def test_po_edit_keeps_line_ids_and_bill_link(env: Env) -> None:
 
 
 async def test_publish_request_for_a_missing_row_is_dead_with_a_reason(env: Env) -> None:
-    refs = route("qbo_publish_requests", "c", None, {"id": 1, "company_id": env.company_id, "entity_type": "invoice", "entity_id": 987654})
+    refs = route(
+        "qbo_publish_requests", "c", None, {"id": 1, "company_id": env.company_id, "entity_type": "invoice", "entity_id": 987654}, REGISTRY
+    )
     out = await env.engine.sync(refs[0])
     assert out.kind == Kind.DEAD and "invoice 987654, which does not exist" in (out.reason or "")
     # a plain event for a row deleted before it ever synced is not an error
@@ -225,9 +227,9 @@ async def test_discount_is_a_service_with_a_negative_price(env: Env) -> None:
 async def test_manual_mode_dependency_that_failed_is_re_driven(env: Env) -> None:
     await env.set_mode("manual")
     inv = await samples.create("invoice", env.conn, env.company_id)
-    publish = route("qbo_publish_requests", "c", None, {"id": 5, "company_id": env.company_id, "entity_type": "invoice", "entity_id": inv})[
-        0
-    ]
+    publish = route(
+        "qbo_publish_requests", "c", None, {"id": 5, "company_id": env.company_id, "entity_type": "invoice", "entity_id": inv}, REGISTRY
+    )[0]
     await env.faults(throttle_next=1)  # the first QBO call (a dependency's) is throttled
     out = await env.engine.sync(publish)
     assert out.kind in (Kind.WAITING, Kind.RETRY_LATER), out
@@ -267,7 +269,7 @@ async def test_a_slower_worker_never_pushes_an_older_state_over_a_newer_one(env:
 
     await env.conn.execute("update customers set notes = 'older' where id = %s", (cust,))
     raced = RacedQbo()
-    worker_a = SyncEngine(worker_b.source, raced, env.idmap, env.parking, REGISTRY)  # type: ignore[arg-type]
+    worker_a = SyncEngine(worker_b.source, raced, env.idmap, env.parking, REGISTRY)
     out = await worker_a.sync(ref(env, "customer", cust))
     assert out.ok and raced.raced, out
     assert (await env.qbo.read(env.realm, "Customer", created.qbo_id))["Notes"] == "newer"  # type: ignore[arg-type]
@@ -277,7 +279,7 @@ async def test_publish_request_never_crosses_companies(env: Env) -> None:
     other = await one(env, "insert into companies (name, qbo_realm_id) values ('other', %s) returning id", f"x{env.realm}")
     theirs = await samples.create("customer", env.conn, other)
     forged = route(
-        "qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs}
+        "qbo_publish_requests", "c", None, {"id": 9, "company_id": env.company_id, "entity_type": "customer", "entity_id": theirs}, REGISTRY
     )[0]
     out = await env.engine.sync(forged)
     assert out.kind == Kind.DEAD and f"belongs to company {other}" in (out.reason or "")
@@ -290,7 +292,7 @@ async def test_renaming_an_item_renames_its_lot_items(env: Env) -> None:
     item = await one(env, "select item_id from lots where id = %s", lot)
     code = await one(env, "select lot_code from lots where id = %s", lot)
     await env.conn.execute("update items set name = 'Renamed widget', sku = 'RW-1' where id = %s", (item,))
-    for r in route("items", "u", None, {"id": item, "company_id": env.company_id, "kind": "inventory"}):
+    for r in route("items", "u", None, {"id": item, "company_id": env.company_id, "kind": "inventory"}, REGISTRY):
         assert (await env.engine.sync(r)).ok
     lot_item = await env.qbo.read(env.realm, "Item", await qbo_id(env, "lot", lot))
     assert lot_item["Name"] == f"Renamed widget / {code}" and lot_item["Sku"] == f"RW-1-{code}"

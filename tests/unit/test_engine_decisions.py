@@ -87,7 +87,7 @@ async def test_a_failed_dependency_parks_its_dependant_as_waiting_until_it_syncs
     assert out.kind == Kind.WAITING and out.waiting_on is not None and out.waiting_on.key == "gadget:1"
     parked = await w.parking.get(widget)
     assert parked is not None and parked.state == "waiting" and parked.next_attempt_at is None
-    assert (await w.parking.get(out.waiting_on)).state == "dead"  # type: ignore[union-attr]
+    assert (await w.parking.get(out.waiting_on)).state == "dead"
     w.source.tables["gadgets"][1]["name"] = "Good"
     assert (await w.engine.sync(out.waiting_on)).kind == Kind.SYNCED
     assert [r.key for r in await w.engine.redrive_due(NOW)] == ["widget:2"], "the dependant is released"

@@ -43,5 +43,5 @@ def test_sources_without_the_header_table_fail_at_definition() -> None:
     base: Any = example()["CarrierProcessor"]
     with pytest.raises(ProcessorDefinitionError, match="processor Broken has sources"):
 
-        class Broken(base):  # type: ignore[misc]
+        class Broken(base):
             sources = {"carrier_contacts": "carrier_id"}  # noqa: RUF012

@@ -58,7 +58,7 @@ def test_owned_field_differences_are_reported_with_their_path() -> None:
 
 
 def test_line_price_and_count() -> None:
-    line = {**qbo_invoice()["Line"][0]}  # type: ignore[index]
+    line = {**qbo_invoice()["Line"][0]}
     line["SalesItemLineDetail"] = {**line["SalesItemLineDetail"], "UnitPrice": Decimal("30")}
     assert [p for p, _, _ in compare(INVOICE, qbo_invoice(Line=[line]))] == ["Line[1].SalesItemLineDetail.UnitPrice"]
     assert [p for p, _, _ in compare(INVOICE, qbo_invoice(Line=[]))] == ["Line (count)"]

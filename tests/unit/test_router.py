@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from sinks.qbo.hashing import payload_hash
 from sinks.qbo.requestid import request_id
+from streams.engine import router
 from streams.engine.docref import DocRef
-from streams.engine.router import RoutingError, route
+from streams.engine.router import RoutingError
+from streams.processors.registry import REGISTRY
+
+route = partial(router.route, registry=REGISTRY)  # the worker's processors
 
 UNAVAILABLE = "__debezium_unavailable_value"
 

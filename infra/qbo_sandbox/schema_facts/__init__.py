@@ -16,17 +16,17 @@ _NUMERIC = frozenset({"xs:decimal", "xs:int", "xs:integer", "xs:long", "xs:posit
 
 @cache
 def facts() -> Mapping[str, Any]:
-    return json.loads(FIELDS.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(FIELDS.read_text(encoding="utf-8"))
 
 
 def entities() -> Mapping[str, str]:
-    return facts()["entities"]  # type: ignore[no-any-return]
+    return facts()["entities"]
 
 
 def fields_of(entity_or_type: str) -> Mapping[str, Any]:
     """The fields (name -> spec) of an entity or of a schema type such as ``Line``."""
     type_name = entities().get(entity_or_type, entity_or_type)
-    return facts()["types"][type_name]  # type: ignore[no-any-return]
+    return facts()["types"][type_name]
 
 
 def unknown_keys(entity: str, obj: Any) -> list[str]:
