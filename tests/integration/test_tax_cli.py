@@ -14,15 +14,15 @@ from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
 from bottleneck_qbo.cli import app
+from bottleneck_qbo.settings import get_settings
 from mappers.tax import TaxSettings
 from sinks.qbo import tax_settings
-from tests.fixtures.private_pg import private_pg_dsn  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def pg(private_pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # noqa: F811
+def pg(private_pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = urlparse(private_pg_dsn)
     for key, value in {
         "BQ_PG_HOST": url.hostname,
@@ -31,7 +31,10 @@ def pg(private_pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  
         "BQ_PG_DATABASE": url.path[1:],
     }.items():
         monkeypatch.setenv(key, str(value))
+    # the CLI reads settings once per process: an earlier test may have cached the stack's
+    get_settings.cache_clear()
     yield private_pg_dsn
+    get_settings.cache_clear()
 
 
 def _company(dsn: str, name: str) -> int:
