@@ -27,6 +27,7 @@ from faust.web import Request, Response, View
 
 from sinks.qbo.client import QboClient, RetryPolicy
 from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
+from streams.delivery import send_acked, send_once
 from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory, RealmCache
 from streams.inbound.flow import InboundFlow, RecordMeta
@@ -41,21 +42,18 @@ RELEASE_TICK_S = 0.25
 CDC_TICK_S = 1.0
 
 
-async def _send(topic, key: bytes, value: bytes) -> None:  # type: ignore[no-untyped-def]
-    fut = await topic.send(key=key, value=value)
-    await fut  # acknowledged by the broker (acks=all), not just buffered
-
-
 async def _send_webhook(key: bytes, value: bytes) -> None:
-    await _send(webhooks_topic, key, value)
+    # One attempt: the webhook view answers 503 on failure (Intuit retries) and the CDC poll retries.
+    await send_once(webhooks_topic, key, value)
 
 
 async def _send_payment(key: bytes, value: bytes) -> None:
-    await _send(payments_topic, key, value)
+    # Sent on behalf of a qbo.webhooks record the agent acks only after this returns: retry, never drop.
+    await send_acked(payments_topic, key, value, what="payment change")
 
 
 async def _send_deadletter(key: bytes, value: bytes) -> None:
-    await _send(deadletter_topic, key, value)
+    await send_acked(deadletter_topic, key, value, what="inbound dead letter")
 
 
 class _Db:
@@ -191,18 +189,23 @@ class QboWebhookView(View):
 @app.agent(webhooks_topic)
 async def fetch_payments(stream):  # type: ignore[no-untyped-def]
     rt = await get_inbound_runtime()
-    async for event in stream.events():
+    # Manual acks: a record is acknowledged only once its outcome (payment change, parking or dead letter)
+    # is durable; a worker stopped before that reads it again.
+    async for event in stream.noack().events():
         msg = event.message
+        meta = RecordMeta(msg.topic, msg.partition, msg.offset)
         try:
-            await rt.flow.on_webhook_record(msg.key, msg.value, RecordMeta(msg.topic, msg.partition, msg.offset))
-        except Exception:  # an agent that raises stops consuming: log and keep the stream alive
+            await rt.flow.on_webhook_record(msg.key, msg.value, meta)
+        except Exception as exc:  # a bug must neither stop the agent nor lose the record: dead-letter it
             log.exception("inbound: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            await rt.flow.dead_letter_record("internal_error", f"unexpected error: {exc!r}"[:4000], msg.key, msg.value, meta)
+        await stream.ack(event)
 
 
 @app.agent(payments_topic)
 async def write_payments(stream):  # type: ignore[no-untyped-def]
     rt = await get_inbound_runtime()
-    async for event in stream.events():
+    async for event in stream.noack().events():
         msg = event.message
         meta = RecordMeta(msg.topic, msg.partition, msg.offset)
         error: Exception | None = None
@@ -222,6 +225,7 @@ async def write_payments(stream):  # type: ignore[no-untyped-def]
         if error is not None:
             # Never skip a payment silently: it goes to the dead-letter topic, from where it can be re-driven.
             await rt.flow.dead_letter_record("writer_failed", f"writing the payment failed: {error}", msg.key, msg.value, meta)
+        await stream.ack(event)
 
 
 @app.timer(interval=RELEASE_TICK_S)

@@ -22,7 +22,37 @@ Source = Literal["webhook", "cdc"]
 # ``qbo.billpayment.created.v1`` yields the same entity name (``BillPayment``) as the legacy payload.
 _ENTITY_NAMES = {
     name.lower(): name
-    for name in ["Account", "Bill", "BillPayment", "Budget", "Class", "CreditMemo", "Currency", "Customer", "Department", "Deposit", "Employee", "Estimate", "Invoice", "Item", "JournalCode", "JournalEntry", "Payment", "PaymentMethod", "Preferences", "Purchase", "PurchaseOrder", "RefundReceipt", "SalesReceipt", "TaxAgency", "Term", "TimeActivity", "Transfer", "Vendor", "VendorCredit"]
+    for name in [
+        "Account",
+        "Bill",
+        "BillPayment",
+        "Budget",
+        "Class",
+        "CreditMemo",
+        "Currency",
+        "Customer",
+        "Department",
+        "Deposit",
+        "Employee",
+        "Estimate",
+        "Invoice",
+        "Item",
+        "JournalCode",
+        "JournalEntry",
+        "Payment",
+        "PaymentMethod",
+        "Preferences",
+        "Purchase",
+        "PurchaseOrder",
+        "RefundReceipt",
+        "SalesReceipt",
+        "TaxAgency",
+        "Term",
+        "TimeActivity",
+        "Transfer",
+        "Vendor",
+        "VendorCredit",
+    ]
 }
 
 # CloudEvents verbs (past tense, in ``type``) -> legacy operation names.
