@@ -15,6 +15,7 @@ broker):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -25,13 +26,15 @@ from aiokafka.partitioner import murmur2
 from faust.types import TP
 from faust.web import Request, Response, View
 
+from bottleneck_qbo import metrics
 from sinks.qbo.client import QboClient, RetryPolicy
 from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
+from streams.deadletter import DeadLetter, OriginalRecord
 from streams.delivery import send_acked, send_once
 from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory, RealmCache
 from streams.inbound.flow import InboundFlow, RecordMeta
-from streams.inbound.receiver import handle_webhook
+from streams.inbound.receiver import WebhookResult, handle_webhook
 from streams.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -179,11 +182,28 @@ class QboWebhookView(View):
                 n.realm_id,
             )
         try:
-            await asyncio.wait_for(rt.flow.publish_notifications(result.notifications), KAFKA_ACK_TIMEOUT_S)
+            await asyncio.wait_for(_publish(rt, result), KAFKA_ACK_TIMEOUT_S)
         except Exception as exc:  # Kafka unreachable or slow: let Intuit retry rather than lose it
             log.warning("webhook: could not write %d notification(s) to %s: %s", len(result.notifications), settings.webhooks_topic, exc)
             return self.json({"error": "temporarily unavailable"}, status=503)
-        return self.json({"accepted": len(result.notifications), "dropped": len(result.dropped)})
+        return self.json({"accepted": len(result.notifications), "dropped": len(result.dropped), "rejected": len(result.rejected)})
+
+
+async def _publish(rt: InboundRuntime, result: WebhookResult) -> None:
+    """The good notifications to qbo.webhooks, the malformed entities to the dead-letter topic, each
+    acknowledged by the broker before the 200."""
+    await rt.flow.publish_notifications(result.notifications)
+    for bad in result.rejected:
+        log.warning("webhook: dead-lettering %s: %s", bad.where, bad.reason)
+        metrics.dead_letters.labels("webhook", "malformed_entity").inc()
+        letter = DeadLetter(
+            stage="webhook",
+            failure_type="malformed_entity",
+            reason=f"{bad.where}: {bad.reason}",
+            realm_id=bad.realm_id,
+            original=OriginalRecord(topic="POST /webhooks/qbo", value=json.dumps(bad.raw, default=str)),
+        )
+        await send_once(deadletter_topic, letter.key(), letter.to_bytes(settings.deadletter_max_bytes))
 
 
 @app.agent(webhooks_topic)
