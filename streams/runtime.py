@@ -62,7 +62,7 @@ class Runtime:
 
     @classmethod
     async def create(cls, settings: Settings) -> Runtime:
-        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(settings.postgres_dsn))
+        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore.from_settings(settings))
         rt = cls(settings, qbo)
         await rt._connect()
         return rt

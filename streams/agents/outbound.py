@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from bottleneck_qbo import metrics
-from connectors.debezium import DecodeError, decode
+from connectors.debezium import ChangeEvent, DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
 from streams.delivery import send_acked, send_dead_letter
@@ -79,7 +79,7 @@ async def _route_record(rt: Runtime, msg: Any) -> None:
     except DecodeError as exc:
         await dead_letter(DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original()))
         return
-    if not hasattr(change, "op"):  # tombstones and other non-row records carry nothing to sync
+    if not isinstance(change, ChangeEvent):  # tombstones and other non-row records carry nothing to sync
         return
     table = change.source.table
     metrics.events_consumed.labels(table).inc()
