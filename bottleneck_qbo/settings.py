@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     webhook_verifier_token: SecretStr = SecretStr("dev-verifier-token")
     webhook_max_body_bytes: int = 1_048_576
     cdc_poll_interval_s: float = 30.0
+    deadletter_max_bytes: int = Field(
+        default=900_000,
+        ge=4096,
+        description="dead letters are cut to this size (with a pointer to the original): keep under message.max.bytes",
+    )
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 60.0
     retry_max_attempts: int = 8
@@ -109,6 +114,10 @@ class Settings(BaseSettings):
     qbo_retry_base_delay_s: float = Field(default=0.5, ge=0)
     qbo_retry_max_delay_s: float = Field(default=20.0, ge=0)
     qbo_token_refresh_margin_s: float = Field(default=300.0, ge=0, description="refresh the access token this long before it expires")
+    token_encryption_key: SecretStr | None = Field(
+        default=None, description="Fernet key: OAuth tokens are stored encrypted at rest (rows written before stay readable)"
+    )
+    oauth_callback_timeout_s: float = Field(default=15.0, gt=0, description="the /oauth/callback gives up on the token exchange after this")
 
     @field_validator("topic_partitions", "qbo_requests_per_minute", "qbo_max_concurrency")
     @classmethod

@@ -104,7 +104,11 @@ def _money(value: Any, where: str) -> Decimal:
         raise PaymentMappingError(f"{where}: not an amount: {value!r}") from exc
     if not amount.is_finite():
         raise PaymentMappingError(f"{where}: not a finite amount: {value!r}")
-    if amount != amount.quantize(_CENT):
+    try:
+        cents = amount.quantize(_CENT)
+    except ArithmeticError as exc:  # decimal.InvalidOperation: more digits than any context holds (1E+30)
+        raise PaymentMappingError(f"{where}: {value!r} is out of range for an amount") from exc
+    if amount != cents:
         raise PaymentMappingError(f"{where}: {amount} has more than 2 decimal places")
     return amount
 
@@ -203,7 +207,10 @@ def read_payment(entity: str, obj: Mapping[str, Any], *, operation: str | None =
         if not isinstance(txn_id, str | int) or isinstance(txn_id, bool) or str(txn_id) == "":
             raise PaymentMappingError(f"{entity}.Line[{i}].LinkedTxn[].TxnId is missing")
         amount = _money(line.get("Amount"), f"{entity}.Line[{i}].Amount")
-        totals[str(txn_id)] = totals.get(str(txn_id), Decimal("0")) + amount
+        try:
+            totals[str(txn_id)] = totals.get(str(txn_id), Decimal("0")) + amount
+        except ArithmeticError as exc:
+            raise PaymentMappingError(f"{entity}.Line[{i}].Amount: the amounts for {want} {txn_id} add up out of range") from exc
     return QboPaymentState(
         entity=ent,
         qbo_payment_id=pid,

@@ -40,6 +40,13 @@ app = faust.App(
     broker_session_timeout=settings.worker_session_timeout_s,
     broker_heartbeat_interval=settings.worker_heartbeat_interval_s,
     consumer_group_instance_id=settings.worker_instance_id or None,
+    # The web port is public (Intuit's webhooks, the OAuth redirect): Faust's built-in views (/router,
+    # /table, statistics, graph, performance) would show internals there, so none is served.
+    web_router_enabled=False,
+    web_tables_enabled=False,
+    web_stats_enabled=False,
+    web_graph_enabled=False,
+    web_metrics_enabled=False,
 )
 
 # Debezium's row topics: one per captured table. Raw bytes in, decoded by connectors.debezium.
@@ -54,3 +61,12 @@ def register_modules() -> None:
     """Import the agent modules so their decorators register with ``app`` (explicit, not autodiscovery)."""
     from streams import web  # noqa: F401
     from streams.agents import inbound, outbound  # noqa: F401
+
+    drop_builtin_views()
+
+
+def drop_builtin_views() -> None:
+    """Faust mounts its index view at ``/`` whatever the settings say (it has no flag): take every
+    built-in blueprint out before the server starts, so the public port serves only our pages."""
+    blueprints = app.web.blueprints
+    blueprints._enabled = [(prefix, bp) for prefix, bp in blueprints._enabled if not str(bp).startswith("faust.web.apps.")]

@@ -57,7 +57,7 @@ class Runtime:
 
     @classmethod
     async def create(cls, settings: Settings) -> Runtime:
-        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore(settings.postgres_dsn))
+        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore.from_settings(settings))
         return cls(settings, qbo, await Database.open(settings.postgres_dsn, name="worker"))
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:

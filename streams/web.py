@@ -3,11 +3,17 @@ OAuth redirect that completes `bottleneck-qbo connect` against real QBO."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import psycopg
 from faust.web import Request, Response, View
 
 from bottleneck_qbo import metrics
+from bottleneck_qbo.ops.oauth_state import CallbackRefused, check_callback, check_link, link, parse_state, take_state
+from sinks.qbo.auth import OAuthClientConfig, PostgresTokenStore
+from sinks.qbo.errors import QboError
+from sinks.qbo.oauth_connect import exchange_authorization_code
 from streams.app import app, settings
 
 log = logging.getLogger(__name__)
@@ -35,36 +41,50 @@ class Metrics(View):
 
 @app.page("/oauth/callback")
 class OAuthCallback(View):
-    """Intuit redirects here with ``code``, ``state`` and ``realmId`` after the user's consent."""
+    """Intuit redirects here with ``code``, ``state`` and ``realmId`` after the user's consent.
+
+    Everything is awaited on async I/O (psycopg's async connection, httpx) and bounded by
+    ``oauth_callback_timeout_s``: the worker's event loop also runs the agents and the webhook receiver."""
 
     async def get(self, request: Request) -> Response:
-        from bottleneck_qbo.ops.connect import ConnectError, link_company
-        from bottleneck_qbo.ops.oauth_state import take_state
-        from sinks.qbo.auth import OAuthClientConfig, PostgresTokenStore
-        from sinks.qbo.errors import QboError
-        from sinks.qbo.oauth_connect import exchange_authorization_code
-
         q = request.query
         code, state, realm = q.get("code", ""), q.get("state", ""), q.get("realmId", "")
-        company = take_state(settings.postgres_dsn, state) if state else None
-        if company is None:
-            return self.text("Unknown or expired connect attempt: run `bottleneck-qbo connect` again.", status=400)
         try:
-            await exchange_authorization_code(
-                oauth=OAuthClientConfig(
-                    token_url=settings.qbo_token_url,
-                    client_id=settings.qbo_client_id,
-                    client_secret=settings.qbo_client_secret,
-                    timeout_s=settings.qbo_timeout_s,
-                ),
-                code=code,
-                redirect_uri=settings.qbo_redirect_uri,
-                realm_id=realm,
-                token_store=PostgresTokenStore(settings.postgres_dsn),
-            )
-            link_company(settings.postgres_dsn, company, realm)
-        except (QboError, ConnectError) as exc:
-            log.warning("OAuth connect of company %s failed: %s", company, exc)
+            company = await asyncio.wait_for(complete_connect(code, state, realm), settings.oauth_callback_timeout_s)
+        except CallbackRefused as exc:
+            log.warning("OAuth callback refused: %s", exc)
+            return self.text(f"Connecting refused: {exc}. Run `bottleneck-qbo connect` again.", status=400)
+        except QboError as exc:
+            log.warning("OAuth token exchange failed: %s", exc)
             return self.text(f"Connecting failed: {exc}", status=400)
+        except (TimeoutError, psycopg.Error) as exc:
+            log.warning("OAuth callback could not complete: %r", exc)
+            return self.text("Connecting failed: QuickBooks or the database did not answer in time. Try again.", status=503)
         log.info("company %s connected to QBO realm %s", company, realm)
         return self.text(f"Company {company} is connected to QuickBooks company {realm}. You can close this page.")
+
+
+async def complete_connect(code: str, state: str, realm: str) -> int:
+    """Check the redirect against the state it carries, then trade the code for tokens, store them and
+    link the company. Nothing is stored unless the state, the company and the realm all agree."""
+    if not code:
+        raise CallbackRefused("the redirect carries no authorization code")
+    binding = parse_state(state)
+    check_callback(binding, realm)
+    async with await psycopg.AsyncConnection.connect(settings.postgres_dsn, autocommit=True, connect_timeout=5) as conn:
+        binding = await take_state(conn, state)
+        await check_link(conn, binding.company_id, realm)
+        await exchange_authorization_code(
+            oauth=OAuthClientConfig(
+                token_url=settings.qbo_token_url,
+                client_id=settings.qbo_client_id,
+                client_secret=settings.qbo_client_secret,
+                timeout_s=min(settings.qbo_timeout_s, settings.oauth_callback_timeout_s),
+            ),
+            code=code,
+            redirect_uri=settings.qbo_redirect_uri,
+            realm_id=realm,
+            token_store=PostgresTokenStore.from_settings(settings),
+        )
+        await link(conn, binding.company_id, realm)
+    return binding.company_id

@@ -68,7 +68,7 @@ async def _demo(settings: Settings) -> None:
     enqueue_documents(settings.kafka_bootstrap, settings.documents_topic, company_refs(settings.postgres_dsn, company))
     say(f"Company {company} '{DEMO_COMPANY}' is connected to QBO realm {realm} ({settings.qbo_base_url}).", color="cyan")
 
-    client = QboClient.from_settings(settings, PostgresTokenStore(settings.postgres_dsn))
+    client = QboClient.from_settings(settings, PostgresTokenStore.from_settings(settings))
     qbo = Qbo(client, realm)
     try:
         say("\n1. A customer and a vendor")

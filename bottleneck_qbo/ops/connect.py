@@ -51,7 +51,7 @@ async def connect_local(settings: Settings, company_id: int, realm_id: str) -> T
         refresh_token=SecretStr(body["refresh_token"]),
         refresh_expires_at=now + timedelta(days=100),
     )
-    await PostgresTokenStore(settings.postgres_dsn).save(tokens)
+    await PostgresTokenStore.from_settings(settings).save(tokens)
     link_company(settings.postgres_dsn, company_id, realm_id)
     return tokens
 

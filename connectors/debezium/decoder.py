@@ -100,6 +100,8 @@ def _jsonb(v: Any) -> Any:
         return json.loads(s, parse_float=Decimal)
     except ValueError:
         raise _Bad(f"not a JSON document: {s[:80]!r}") from None
+    except RecursionError:
+        raise _Bad(f"JSON document nested too deeply to decode ({len(s)} characters): {s[:80]!r}") from None
 
 
 _CONVERTERS: dict[ColumnType, Callable[[Any], Any]] = {
@@ -142,6 +144,8 @@ def _json(data: bytes | None, what: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Bad(f"{what} is not JSON ({exc})") from None
+    except RecursionError:
+        raise _Bad(f"{what} is JSON nested too deeply to decode") from None
 
 
 class Decoder:
@@ -169,6 +173,9 @@ class Decoder:
         except ValidationError as exc:
             reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
             raise DecodeError(topic, partition, offset, f"bad envelope: {reason}", **raw) from None
+        except (RecursionError, ArithmeticError) as exc:
+            # Hostile or absurd input (nesting, a number no Decimal context can hold) is the record's fault.
+            raise DecodeError(topic, partition, offset, f"cannot decode: {type(exc).__name__}: {exc}", **raw) from None
 
     def _decode(self, pos: Position, key_bytes: bytes | None, value_bytes: bytes | None) -> CdcRecord:
         topic = pos.topic

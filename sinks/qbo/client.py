@@ -265,6 +265,7 @@ class QboClient:
         batch: bool = False,
         weight: int = 1,
     ) -> Any:
+        _check_id("realm id", realm_id)
         url = f"/v3/company/{realm_id}/{path}"
         label = f"{method} {url}"  # what errors and logs show: never the query string or headers
         query = {**(params or {}), "minorversion": str(self.minor_version)}
@@ -381,6 +382,7 @@ class QboClient:
         return _entity_of(data, entity)
 
     async def read(self, realm_id: str, entity: str, entity_id: str) -> JsonObj:
+        _check_id(f"{entity} id", entity_id)
         data = await self._request(realm_id, "GET", f"{entity.lower()}/{entity_id}", entity=entity, retry_transient=True)
         return _entity_of(data, entity)
 
@@ -573,3 +575,16 @@ class QboClient:
                     if key not in _RESERVED_RESPONSE_KEYS and isinstance(value, list):
                         out.setdefault(key, []).extend(dict(v) for v in value)
         return out
+
+
+_QBO_ID = re.compile(r"[0-9]{1,32}")
+
+
+def _check_id(what: str, value: str) -> None:
+    """Ids go into URL paths: QBO's are decimal digits, so anything else (``1/../../999``) is refused here."""
+    if not isinstance(value, str) or not _QBO_ID.fullmatch(value):
+        raise QboLocalValidationError(
+            message=f"{what} {str(value)[:40]!r} is not a QBO id (digits only, at most 32)",
+            faults=[QboFault(code="2020", message="not a QBO id", element=what)],
+            request="local validation of the request path",
+        )

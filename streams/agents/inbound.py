@@ -15,6 +15,7 @@ broker):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -25,16 +26,19 @@ from typing import Any
 
 import psycopg
 from aiokafka.partitioner import murmur2
-from faust.types import TP, StreamT, TopicT
+from faust.types import TP, StreamT
 from faust.web import Request, Response, View
 
+from bottleneck_qbo import metrics
 from sinks.postgres import Database
 from sinks.qbo.client import QboClient, RetryPolicy
 from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
+from streams.deadletter import DeadLetter, OriginalRecord
+from streams.delivery import manual_ack, send_acked, send_once
 from streams.inbound.cdc_poll import PgCheckpointStore
 from streams.inbound.directory import PgDirectory, RealmCache
 from streams.inbound.flow import InboundFlow, RecordMeta
-from streams.inbound.receiver import handle_webhook
+from streams.inbound.receiver import WebhookResult, handle_webhook
 from streams.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -45,21 +49,18 @@ RELEASE_TICK_S = 0.25
 CDC_TICK_S = 1.0
 
 
-async def _send(topic: TopicT, key: bytes, value: bytes) -> None:
-    fut = await topic.send(key=key, value=value)
-    await fut  # acknowledged by the broker (acks=all), not just buffered
-
-
 async def _send_webhook(key: bytes, value: bytes) -> None:
-    await _send(webhooks_topic, key, value)
+    # One attempt: the webhook view answers 503 on failure (Intuit retries) and the CDC poll retries.
+    await send_once(webhooks_topic, key, value)
 
 
 async def _send_payment(key: bytes, value: bytes) -> None:
-    await _send(payments_topic, key, value)
+    # Sent on behalf of a qbo.webhooks record the agent acks only after this returns: retry, never drop.
+    await send_acked(payments_topic, key, value, what="payment change")
 
 
 async def _send_deadletter(key: bytes, value: bytes) -> None:
-    await _send(deadletter_topic, key, value)
+    await send_acked(deadletter_topic, key, value, what="inbound dead letter")
 
 
 class _PoolDirectory:
@@ -179,28 +180,50 @@ class QboWebhookView(View):
                 n.realm_id,
             )
         try:
-            await asyncio.wait_for(rt.flow.publish_notifications(result.notifications), KAFKA_ACK_TIMEOUT_S)
+            await asyncio.wait_for(_publish(rt, result), KAFKA_ACK_TIMEOUT_S)
         except Exception as exc:  # Kafka unreachable or slow: let Intuit retry rather than lose it
             log.warning("webhook: could not write %d notification(s) to %s: %s", len(result.notifications), settings.webhooks_topic, exc)
             return self.json({"error": "temporarily unavailable"}, status=503)
-        return self.json({"accepted": len(result.notifications), "dropped": len(result.dropped)})
+        return self.json({"accepted": len(result.notifications), "dropped": len(result.dropped), "rejected": len(result.rejected)})
+
+
+async def _publish(rt: InboundRuntime, result: WebhookResult) -> None:
+    """The good notifications to qbo.webhooks, the malformed entities to the dead-letter topic, each
+    acknowledged by the broker before the 200."""
+    await rt.flow.publish_notifications(result.notifications)
+    for bad in result.rejected:
+        log.warning("webhook: dead-lettering %s: %s", bad.where, bad.reason)
+        metrics.dead_letters.labels("webhook", "malformed_entity").inc()
+        letter = DeadLetter(
+            stage="webhook",
+            failure_type="malformed_entity",
+            reason=f"{bad.where}: {bad.reason}",
+            realm_id=bad.realm_id,
+            original=OriginalRecord(topic="POST /webhooks/qbo", value=json.dumps(bad.raw, default=str)),
+        )
+        await send_once(deadletter_topic, letter.key(), letter.to_bytes(settings.deadletter_max_bytes))
 
 
 @app.agent(webhooks_topic)
 async def fetch_payments(stream: StreamT[Any]) -> None:
     rt = await get_inbound_runtime()
-    async for event in stream.events():
+    # Manual acks: a record is acknowledged only once its outcome (payment change, parking or dead letter)
+    # is durable; a worker stopped before that reads it again.
+    async for event in manual_ack(stream).events():
         msg = event.message
+        meta = RecordMeta(msg.topic, msg.partition, msg.offset)
         try:
-            await rt.flow.on_webhook_record(msg.key, msg.value, RecordMeta(msg.topic, msg.partition, msg.offset))
-        except Exception:  # an agent that raises stops consuming: log and keep the stream alive
+            await rt.flow.on_webhook_record(msg.key, msg.value, meta)
+        except Exception as exc:  # a bug must neither stop the agent nor lose the record: dead-letter it
             log.exception("inbound: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            await rt.flow.dead_letter_record("internal_error", f"unexpected error: {exc!r}"[:4000], msg.key, msg.value, meta)
+        await stream.ack(event)
 
 
 @app.agent(payments_topic)
 async def write_payments(stream: StreamT[Any]) -> None:
     rt = await get_inbound_runtime()
-    async for event in stream.events():
+    async for event in manual_ack(stream).events():
         msg = event.message
         meta = RecordMeta(msg.topic, msg.partition, msg.offset)
         try:
@@ -210,6 +233,7 @@ async def write_payments(stream: StreamT[Any]) -> None:
             log.exception("inbound: writing the payment of %s[%s]@%s failed", msg.topic, msg.partition, msg.offset)
             # Never skip a payment silently: it goes to the dead-letter topic, from where it can be re-driven.
             await rt.flow.dead_letter_record("writer_failed", f"writing the payment failed: {exc}", msg.key, msg.value, meta)
+        await stream.ack(event)
 
 
 async def _write_payment(flow: InboundFlow, key: bytes | None, value: bytes, meta: RecordMeta, conn: psycopg.AsyncConnection) -> None:

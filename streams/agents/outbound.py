@@ -25,11 +25,12 @@ from bottleneck_qbo import metrics
 from connectors.debezium import ChangeEvent, DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
+from streams.delivery import manual_ack, send_acked, send_dead_letter
 from streams.engine.outcome import Kind
 from streams.engine.router import RoutingError, route_event
 from streams.messages import DocumentTouch, Origin
 from streams.processors.registry import REGISTRY
-from streams.runtime import get_runtime
+from streams.runtime import Runtime, get_runtime
 from streams.topics import existing_cdc_topics
 
 log = logging.getLogger(__name__)
@@ -43,63 +44,92 @@ SYNC_WITHIN_S = 0.02
 
 
 async def dead_letter(letter: DeadLetter) -> None:
+    """Returns once the broker has acknowledged the letter (retrying until it does): only then may the
+    offset of the record it stands for move."""
     metrics.dead_letters.labels(letter.stage, letter.failure_type).inc()
-    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason)
-    await deadletter_topic.send(key=letter.key(), value=letter.to_bytes())
+    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason[:2000])
+    await send_dead_letter(deadletter_topic, letter, settings.deadletter_max_bytes)
 
 
 @app.agent(cdc_topic)
 async def route_changes(stream: StreamT[Any]) -> None:
     rt = await get_runtime()
-    async for event in stream.events():
+    # Manual acks: a record is acknowledged (its offset may be committed) only after its outcome -- the
+    # document touches or a dead letter -- has been acknowledged by the broker. A worker stopped before
+    # that reads the record again.
+    async for event in manual_ack(stream).events():
         msg = event.message
-        original = partial(OriginalRecord.from_bytes, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
         try:
-            change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-        except DecodeError as exc:
-            await dead_letter(DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original()))
-            continue
-        if not isinstance(change, ChangeEvent):  # tombstones and other non-row records carry nothing to sync
-            continue
-        table = change.source.table
-        metrics.events_consumed.labels(table).inc()
+            await _route_record(rt, msg)
+        except Exception as exc:  # a bug must not stop the agent, nor lose the record: dead-letter it
+            log.exception("route: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            await dead_letter(
+                DeadLetter(
+                    stage="route",
+                    failure_type="internal_error",
+                    reason=f"unexpected error: {exc!r}"[:4000],
+                    original=OriginalRecord.from_bytes(msg.topic, msg.partition, msg.offset, msg.key, msg.value),
+                )
+            )
+        await stream.ack(event)
+
+
+async def _route_record(rt: Runtime, msg: Any) -> None:
+    original = partial(OriginalRecord.from_bytes, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+    try:
+        change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+    except DecodeError as exc:
+        await dead_letter(DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original()))
+        return
+    if not isinstance(change, ChangeEvent):  # tombstones and other non-row records carry nothing to sync
+        return
+    table = change.source.table
+    metrics.events_consumed.labels(table).inc()
+    try:
+        refs = route_event(change, REGISTRY)
+    except (RoutingError, RecursionError, ArithmeticError) as exc:
+        await dead_letter(DeadLetter(stage="route", failure_type="unroutable", reason=f"{exc}"[:4000], original=original()))
+        return
+    # source.txId, not transaction.id: the latter is "txId:LSN" and its LSN differs within a transaction
+    origin = Origin(
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        source_ts_ms=change.source.ts_ms,
+        tx_id=str(change.txid) if change.txid is not None else None,
+    )
+    touches: list[DocumentTouch] = []
+    sent: list[Any] = []
+    for ref in refs:
         try:
-            refs = route_event(change, REGISTRY)
-        except RoutingError as exc:
-            await dead_letter(DeadLetter(stage="route", failure_type="unroutable", reason=str(exc), original=original()))
+            # the engine's one resolver (a lost Postgres connection is replaced by sinks/postgres.py)
+            resolved = await rt.resolve_company(ref)
+        except Exception as exc:  # an agent that raises stops consuming: dead-letter the record instead
+            log.exception("route: cannot resolve the company of %s", ref)
+            await dead_letter(
+                DeadLetter(stage="route", failure_type="internal_error", reason=f"resolving {ref}: {exc}", original=original())
+            )
             continue
-        # source.txId, not transaction.id: the latter is "txId:LSN" and its LSN differs within a transaction
-        origin = Origin(
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            source_ts_ms=change.source.ts_ms,
-            tx_id=str(change.txid) if change.txid is not None else None,
-        )
-        for ref in refs:
-            try:
-                # the engine's one resolver (a lost Postgres connection is replaced by sinks/postgres.py)
-                resolved = await rt.resolve_company(ref)
-            except Exception as exc:  # an agent that raises stops consuming: dead-letter the record instead
-                log.exception("route: cannot resolve the company of %s", ref)
-                await dead_letter(
-                    DeadLetter(stage="route", failure_type="internal_error", reason=f"resolving {ref}: {exc}", original=original())
+        if resolved is None:
+            await dead_letter(
+                DeadLetter(
+                    stage="route",
+                    failure_type="missing_reference",
+                    reason=f"{ref}: the row is gone and it was never synced, so its company is unknown",
+                    entity_type=ref.entity_type,
+                    local_id=str(ref.local_id),
+                    original=original(),
                 )
-                continue
-            if resolved is None:
-                await dead_letter(
-                    DeadLetter(
-                        stage="route",
-                        failure_type="missing_reference",
-                        reason=f"{ref}: the row is gone and it was never synced, so its company is unknown",
-                        entity_type=ref.entity_type,
-                        local_id=str(ref.local_id),
-                        original=original(),
-                    )
-                )
-                continue
-            touch = DocumentTouch(ref=resolved, origin=origin)
-            await documents_topic.send(key=touch.key(), value=touch.to_bytes())
+            )
+            continue
+        touch = DocumentTouch(ref=resolved, origin=origin)
+        touches.append(touch)
+        sent.append(await documents_topic.send(key=touch.key(), value=touch.to_bytes()))
+    # The record is done when the broker has every touch it produced (a refused one is resent).
+    results = await asyncio.gather(*sent, return_exceptions=True)
+    for touch, result in zip(touches, results, strict=True):
+        if isinstance(result, BaseException):
+            await send_acked(documents_topic, touch.key(), touch.to_bytes(), what=f"document touch {touch.ref}")
 
 
 def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:

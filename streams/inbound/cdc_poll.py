@@ -9,6 +9,7 @@ while we poll is seen by the next poll.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -17,7 +18,9 @@ import psycopg
 
 from mappers.payments import PAYMENT_ENTITIES
 from sinks.qbo.api import QboApi
-from streams.inbound.notifications import Notification
+from streams.inbound.notifications import QBO_ID, Notification
+
+log = logging.getLogger(__name__)
 
 # QBO answers CDC for at most 30 days back (qbo.md 9); stay inside it with a margin.
 MAX_LOOKBACK = timedelta(days=30) - timedelta(minutes=5)
@@ -66,6 +69,10 @@ def notifications_from_cdc(realm_id: str, changes: Mapping[str, Sequence[Mapping
         for obj in changes.get(entity, ()):
             qbo_id = obj.get("Id")
             if qbo_id is None:
+                continue
+            if not QBO_ID.fullmatch(str(qbo_id)):
+                # Never into a URL path; one odd entry must not fail the realm's whole poll either.
+                log.warning("inbound: CDC of realm %s: skipping %s with a malformed Id %.40r", realm_id, entity, qbo_id)
                 continue
             updated = _last_updated(obj)
             operation: Literal["Delete", "Update"] = "Delete" if obj.get("status") == "Deleted" else "Update"

@@ -103,6 +103,9 @@ class InboundFlow:
         except ValidationError as exc:
             await self._dead_letter("decode_error", f"not a qbo.webhooks envelope: {exc.errors()[0]['msg']}", None, None, key, value, meta)
             return "dead_lettered"
+        except (RecursionError, ValueError) as exc:
+            await self._dead_letter("decode_error", f"not a qbo.webhooks envelope: {type(exc).__name__}", None, None, key, value, meta)
+            return "dead_lettered"
         n = env.notification
         if n.dedupe_key in self.recent:
             return "duplicate"
@@ -160,6 +163,9 @@ class InboundFlow:
             change = PaymentChange.model_validate_json(value)
         except ValidationError as exc:
             await self._dead_letter("decode_error", f"not a payment change: {exc.errors()[0]['msg']}", None, None, key, value, meta)
+            return None
+        except (RecursionError, ValueError) as exc:
+            await self._dead_letter("decode_error", f"not a payment change: {type(exc).__name__}", None, None, key, value, meta)
             return None
         try:
             result = await apply_payment_change(conn, change)
@@ -241,4 +247,4 @@ class InboundFlow:
             fault=fault,
             original=OriginalRecord.from_bytes(meta.topic, meta.partition, meta.offset, key, value),
         )
-        await self._send_deadletter(letter.key(), letter.to_bytes())
+        await self._send_deadletter(letter.key(), letter.to_bytes(self.settings.deadletter_max_bytes))

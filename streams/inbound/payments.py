@@ -63,6 +63,11 @@ async def process_notification(api: QboApi, directory: Directory, n: Notificatio
         except QboNotFound:
             # Gone by the time we asked (deleted after this notification): that is its current state.
             state = deleted_payment(entity, n.entity_id, when=n.occurred_at)
+        except RecursionError:
+            # QBO's answer nests deeper than JSON decoding can go: bad input, not a bug to retry forever.
+            return Outcome(
+                "dead_letter", reason=f"{entity} {n.entity_id}: QBO's answer is nested too deeply to decode", failure_type="decode_error"
+            )
         except QboError as exc:
             reason = f"reading {entity} {n.entity_id} from QBO failed: {exc}"
             if classify(exc).remedy.retryable:
@@ -75,6 +80,9 @@ async def process_notification(api: QboApi, directory: Directory, n: Notificatio
                 state = read_payment(entity, obj, operation=n.operation)
             except PaymentMappingError as exc:
                 return Outcome("dead_letter", reason=f"{entity} {n.entity_id} cannot be mapped: {exc}", failure_type="mapping_error")
+            except (RecursionError, ArithmeticError) as exc:  # decimal errors are ArithmeticErrors
+                reason = f"{entity} {n.entity_id} cannot be mapped: {type(exc).__name__}: {exc}"
+                return Outcome("dead_letter", reason=reason, failure_type="mapping_error")
 
     doc_entity = DOCUMENT_TXN_TYPE[entity]
     local_ids = await directory.local_documents(n.realm_id, doc_entity, [a.qbo_txn_id for a in state.applied])

@@ -3,7 +3,8 @@
 Order of checks matters: size first (never hash an unbounded body), then the signature over the raw
 bytes (nothing from an unsigned body is trusted or parsed), then the payload. Only a 200 makes Intuit
 move on to the next event, so anything we merely cannot use (an unknown realm) is dropped with a log line
-and still answered 200; only a request that is not Intuit's (bad signature) or not a payload gets 4xx.
+and still answered 200, and one malformed entity among good ones is dead-lettered (``rejected``) while the
+good ones go on; only a request that is not Intuit's (bad signature) or not a payload at all gets 4xx.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.webhook_signature import verify_intuit_signature
-from streams.inbound.notifications import Notification, WebhookPayloadError, parse_webhook_body
+from streams.inbound.notifications import Notification, RejectedEntity, WebhookPayloadError, parse_webhook
 
 SIGNATURE_HEADER = "intuit-signature"
 
@@ -26,6 +27,9 @@ class WebhookResult:
     notifications: list[Notification] = field(default_factory=list)
     reason: str = "ok"
     dropped: list[Notification] = field(default_factory=list)  # valid, but for a realm we do not serve
+    # Entities of an otherwise good POST that cannot be used: the caller dead-letters them and still
+    # answers 200, or Intuit would redeliver the whole POST (and hold back the later ones) forever.
+    rejected: list[RejectedEntity] = field(default_factory=list)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -53,14 +57,14 @@ def handle_webhook(
     if not verify_intuit_signature(body, signature, settings.webhook_verifier_token.get_secret_value()):
         return WebhookResult(401, reason="intuit-signature does not match the body")
     try:
-        notifications = parse_webhook_body(body)
+        parsed = parse_webhook(body)
     except WebhookPayloadError as exc:
         return WebhookResult(400, reason=str(exc))
     if is_known_realm is None:
-        return WebhookResult(200, notifications=notifications)
+        return WebhookResult(200, notifications=parsed.notifications, rejected=parsed.rejected)
     kept: list[Notification] = []
     dropped: list[Notification] = []
-    for n in notifications:
+    for n in parsed.notifications:
         (kept if is_known_realm(n.realm_id) else dropped).append(n)
     # Not logged here: the caller may look the realm up and decide again; it logs what it finally drops.
-    return WebhookResult(200, notifications=kept, dropped=dropped)
+    return WebhookResult(200, notifications=kept, dropped=dropped, rejected=parsed.rejected)

@@ -348,3 +348,168 @@ def test_payment_for_unknown_invoice_is_dead_lettered_with_a_reason(
     assert letter["stage"] == "inbound" and letter["failure_type"] == "missing_reference"
     assert f"Invoice {inv['Id']} (9.00)" in letter["reason"] and pay["Id"] in letter["reason"]
     assert _rows(conn, tenant) == []
+
+
+# --- nothing acknowledged without an outcome; webhook and OAuth hardening ---------------------------------
+
+
+def _sandbox_payment(server: SandboxServer, realm_id: str, payment_id: str, amount: Decimal) -> None:
+    """Give a stored sandbox Payment an amount no real client would send (as a corrupt or hostile QBO
+    answer would carry), as a new change (SyncToken + 1, new LastUpdatedTime) so the CDC poll sees it."""
+    from infra.qbo_sandbox.app import STATE_KEY
+
+    sb = server._runner.app[STATE_KEY]
+
+    async def edit() -> None:
+        obj = sb.store.realms[realm_id].get("Payment", payment_id)
+        obj["Line"][0]["Amount"] = amount
+        obj["TotalAmt"] = amount
+        obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
+        obj["MetaData"]["LastUpdatedTime"] = sb.clock.meta_ts()
+
+    import asyncio
+
+    asyncio.run_coroutine_threadsafe(edit(), server._loop).result(timeout=10)
+
+
+def _drain(consumer: Any) -> list[Any]:
+    """Every record on the consumer's partitions up to their current end."""
+    out: list[Any] = []
+    while True:
+        got = [r for batch in consumer.poll(timeout_ms=1000).values() for r in batch]
+        if not got:
+            return out
+        out += got
+
+
+def test_payment_with_amount_1e30_is_dead_lettered_once_not_polled_forever(
+    conn: psycopg.Connection,
+    tenant: Tenant,
+    qbo_api: QboHttp,
+    qbo_sandbox: SandboxServer,
+    inbound_worker: RunningWorker,
+    kafka_consumer_factory: ConsumerFactory,
+) -> None:
+    qbo_sandbox.webhook_config(tenant.realm_id, url=None)  # the CDC poll finds it, again and again (overlap)
+    consumer = kafka_consumer_factory([inbound_worker.topics["BQ_DEADLETTER_TOPIC"]], from_beginning=False)
+    cust, (inv, inv2) = _qbo_invoices(qbo_api, 2)
+    _invoice(conn, tenant, inv["Id"], "W-BIG")
+    after = _invoice(conn, tenant, inv2["Id"], "W-AFTER-BIG")
+    pay = _pay(qbo_api, cust, [(inv["Id"], "10.00")])
+    _sandbox_payment(qbo_sandbox, tenant.realm_id, pay["Id"], Decimal("1E+30"))
+
+    def about_it(rs: list[Any]) -> list[dict[str, Any]]:
+        return [d for d in (json.loads(r.value) for r in rs) if d.get("realm_id") == tenant.realm_id and pay["Id"] in d.get("reason", "")]
+
+    records = consume(consumer, lambda rs: bool(about_it(rs)), timeout=60)
+    [letter] = about_it(records)
+    assert letter["stage"] == "inbound" and letter["failure_type"] == "mapping_error"
+    assert "out of range" in letter["reason"]
+    # A later payment still arrives through the CDC poll, after polls that saw the 1E+30 one again...
+    marker = _pay(qbo_api, cust, [(inv2["Id"], "5.00")])
+    wait_until(
+        lambda: [r for r in _rows(conn, tenant) if r[1] == marker["Id"]],
+        lambda r: len(r) == 1 and r[0][0] == after,
+        "later payment row",
+        worker=inbound_worker,
+    )
+    # ...and those polls did not dead-letter (or fetch) it again.
+    assert about_it(records + _drain(consumer)) == [letter]
+
+
+def test_one_malformed_entity_is_dead_lettered_the_rest_processed_and_200(
+    conn: psycopg.Connection,
+    tenant: Tenant,
+    qbo_api: QboHttp,
+    qbo_sandbox: SandboxServer,
+    inbound_worker: RunningWorker,
+    kafka_consumer_factory: ConsumerFactory,
+) -> None:
+    qbo_sandbox.webhook_config(tenant.realm_id, url=None)  # only the POST below announces the payment
+    consumer = kafka_consumer_factory([inbound_worker.topics["BQ_DEADLETTER_TOPIC"]], from_beginning=False)
+    cust, (inv,) = _qbo_invoices(qbo_api, 1)
+    local = _invoice(conn, tenant, inv["Id"], "W-MIX")
+    pay = _pay(qbo_api, cust, [(inv["Id"], "12.00")])
+    entities = [
+        {"name": "Payment", "id": "1/../../999/payment/7", "operation": "Update", "lastUpdated": "2026-11-25T10:00:00Z"},
+        {"name": "Payment", "id": pay["Id"], "operation": "Create", "lastUpdated": "2026-11-25T10:00:00Z"},
+        {"name": "Payment", "operation": "Create"},
+    ]
+    body = json.dumps({"eventNotifications": [{"realmId": tenant.realm_id, "dataChangeEvent": {"entities": entities}}]}).encode()
+    r = httpx.post(inbound_worker.webhook_url, content=body, headers={"intuit-signature": sign_intuit_payload(body, VERIFIER)}, timeout=10)
+    assert r.status_code == 200 and r.json()["accepted"] == 1 and r.json()["rejected"] == 2
+    rows = wait_until(lambda: _rows(conn, tenant), lambda rs: len(rs) == 1, "the good entity's payment row", worker=inbound_worker)
+    assert rows == [(local, pay["Id"], Decimal("12.00"), date(2026, 11, 25), False)]
+
+    def mine(rs: list[Any]) -> list[dict[str, Any]]:
+        return [d for d in (json.loads(r.value) for r in rs) if d.get("realm_id") == tenant.realm_id and d["stage"] == "webhook"]
+
+    letters = mine(consume(consumer, lambda rs: len(mine(rs)) >= 2, timeout=30))
+    assert [d["failure_type"] for d in letters] == ["malformed_entity", "malformed_entity"]
+    assert "not a QBO id" in letters[0]["reason"] and json.loads(letters[0]["original"]["value"]) == entities[0]
+    assert json.loads(letters[1]["original"]["value"]) == entities[2]
+
+
+@pytest.mark.parametrize("path", ["/", "/router/", "/table/", "/stats/", "/graph/", "/performance/"])
+def test_faust_builtin_views_are_not_served_on_the_public_port(inbound_worker: RunningWorker, path: str) -> None:
+    assert httpx.get(f"{inbound_worker.url}{path}", timeout=5).status_code == 404
+    assert httpx.get(f"{inbound_worker.url}/health", timeout=5).status_code == 200
+
+
+def _code(server: SandboxServer, realm_id: str) -> str:
+    return str(server._post("/__sandbox/oauth/codes", {"realm": realm_id})["code"])
+
+
+def _callback(worker: RunningWorker, **query: str) -> httpx.Response:
+    return httpx.get(f"{worker.url}/oauth/callback", params=query, timeout=30)
+
+
+def _tokens(conn: psycopg.Connection, realm_id: str) -> tuple | None:
+    row = conn.execute("select access_token, refresh_token from qbo_sync.oauth_tokens where realm_id = %s", (realm_id,)).fetchone()
+    return tuple(row) if row else None
+
+
+def test_oauth_callback_state_is_bound_to_its_company_and_realm(
+    conn: psycopg.Connection, tenant: Tenant, qbo_sandbox: SandboxServer, inbound_worker: RunningWorker
+) -> None:
+    from bottleneck_qbo.ops.oauth_state import remember_state
+
+    dsn = inbound_worker.settings.postgres_dsn
+    fresh = conn.execute("insert into companies (name) values ('OAuth fresh') returning id").fetchone()[0]
+    other = conn.execute("insert into companies (name) values ('OAuth other') returning id").fetchone()[0]
+    tenant_tokens = _tokens(conn, tenant.realm_id)
+
+    # A consent for a new company that comes back naming a realm another company is connected to: refused
+    # before the code is spent, and that company's tokens are untouched.
+    state = remember_state(dsn, fresh)
+    code = _code(qbo_sandbox, tenant.realm_id)
+    r = _callback(inbound_worker, code=code, state=state, realmId=tenant.realm_id)
+    assert r.status_code == 400 and f"already connected to company {tenant.company_id}" in r.text
+    assert _tokens(conn, tenant.realm_id) == tenant_tokens
+
+    # A reconnect of the tenant's company is bound to its realm: a callback naming another realm is refused.
+    state = remember_state(dsn, tenant.company_id)
+    assert state.split(".")[1] == tenant.realm_id
+    new_realm = f"8{uuid.uuid4().int % 10**14:014d}"
+    r = _callback(inbound_worker, code=_code(qbo_sandbox, new_realm), state=state, realmId=new_realm)
+    assert r.status_code == 400 and "started for realm" in r.text
+    assert _tokens(conn, new_realm) is None
+
+    # A state edited to name another company is unknown; the edit cannot move a consent between companies.
+    state = remember_state(dsn, fresh)
+    forged = f"{other}." + state.split(".", 1)[1]
+    r = _callback(inbound_worker, code=_code(qbo_sandbox, new_realm), state=forged, realmId=new_realm)
+    assert r.status_code == 400
+    assert conn.execute("select qbo_realm_id from companies where id = %s", (other,)).fetchone()[0] is None
+
+    # Ids are checked before use.
+    r = _callback(inbound_worker, code="x", state=state, realmId="1/../../2")
+    assert r.status_code == 400 and "realmId" in r.text
+
+    # The genuine callback still works (the unforged state was not consumed by the attempts above).
+    r = _callback(inbound_worker, code=_code(qbo_sandbox, new_realm), state=state, realmId=new_realm)
+    assert r.status_code == 200, r.text
+    assert conn.execute("select qbo_realm_id from companies where id = %s", (fresh,)).fetchone()[0] == new_realm
+    assert _tokens(conn, new_realm) is not None
+    # A state works once.
+    assert _callback(inbound_worker, code=_code(qbo_sandbox, new_realm), state=state, realmId=new_realm).status_code == 400

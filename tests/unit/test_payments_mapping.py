@@ -144,7 +144,7 @@ def test_payment_change_survives_the_topic_exactly() -> None:
 
 
 def _n(i: str, occurred: datetime | None) -> Notification:
-    return Notification(realm_id="R", entity="Payment", entity_id=i, operation="Create", occurred_at=occurred, dedupe_key=i)
+    return Notification(realm_id="17", entity="Payment", entity_id=i, operation="Create", occurred_at=occurred, dedupe_key=i)
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -154,13 +154,13 @@ def test_backoff_doubles_and_is_capped() -> None:
 def test_parking_lot_releases_in_due_order_and_knows_the_oldest_change() -> None:
     lot = ParkingLot()
     t0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
-    lot.park(Envelope(notification=_n("b", t0 + timedelta(minutes=1)), attempt=1), due=20.0)
-    lot.park(Envelope(notification=_n("a", t0), attempt=1), due=10.0)
-    lot.park(Envelope(notification=_n("c", None), attempt=1), due=30.0)
+    lot.park(Envelope(notification=_n("2", t0 + timedelta(minutes=1)), attempt=1), due=20.0)
+    lot.park(Envelope(notification=_n("1", t0), attempt=1), due=10.0)
+    lot.park(Envelope(notification=_n("3", None), attempt=1), due=30.0)
     assert lot.oldest_occurred_at() == t0
-    assert lot.oldest_occurred_at("R") == t0 and lot.oldest_occurred_at("other realm") is None
+    assert lot.oldest_occurred_at("17") == t0 and lot.oldest_occurred_at("other realm") is None
     assert lot.pop_due(5.0) == []
-    assert [e.notification.entity_id for e in lot.pop_due(25.0)] == ["a", "b"]
+    assert [e.notification.entity_id for e in lot.pop_due(25.0)] == ["1", "2"]
     assert len(lot) == 1 and lot.oldest_occurred_at() is None
 
 
@@ -173,16 +173,16 @@ def test_cdc_changes_become_notifications_with_deletes() -> None:
         "BillPayment": [{"Id": "9", "MetaData": {"LastUpdatedTime": "2026-11-26T10:30:00-08:00"}}],
         "Invoice": [{"Id": "1"}],
     }
-    got = notifications_from_cdc("R7", changes)
+    got = notifications_from_cdc("7", changes)
     assert [(n.entity, n.entity_id, n.operation, n.source) for n in got] == [
         ("Payment", "301", "Update", "cdc"),
         ("Payment", "302", "Delete", "cdc"),
         ("BillPayment", "9", "Update", "cdc"),
     ]
-    assert notifications_from_cdc("R7", changes)[0].dedupe_key == got[0].dedupe_key
+    assert notifications_from_cdc("7", changes)[0].dedupe_key == got[0].dedupe_key
     # The same payment changed again within the same second (e.g. voided) is a new change.
     changes["Payment"][0] = dict(changes["Payment"][0], SyncToken="1")
-    assert notifications_from_cdc("R7", changes)[0].dedupe_key != got[0].dedupe_key
+    assert notifications_from_cdc("7", changes)[0].dedupe_key != got[0].dedupe_key
 
 
 def test_cdc_window_and_checkpoint_rules() -> None:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from bottleneck_qbo.settings import Settings
 from sinks.qbo.webhook_signature import sign_intuit_payload
 from streams.inbound import handle_webhook, parse_webhook_body
-from streams.inbound.notifications import WebhookPayloadError
+from streams.inbound.notifications import Notification, WebhookPayloadError
 
 # Intuit's published test vector (Java SDK WebhooksServiceTest; qbo.md 11.3).
 VECTOR_TOKEN = "b5771f19b12ddb4bcdb9f08bdc50bc63878a"
@@ -152,13 +152,59 @@ def test_cloudevents_array_with_several_realms() -> None:
     assert result.notifications[1].occurred_at is None
 
 
-def test_cloudevent_missing_account_id_is_400_with_reason() -> None:
+def test_cloudevent_missing_account_id_is_rejected_with_reason_and_answered_200() -> None:
     ev = _cloudevent("111", "qbo.payment.created.v1", "55", "e-1")
     del ev["intuitaccountid"]
     body = json.dumps([ev]).encode()
     result = handle_webhook(body, _signed(body), _settings())
-    assert result.status == 400
-    assert "intuitaccountid" in result.reason
+    assert result.status == 200 and result.notifications == []
+    [bad] = result.rejected
+    assert bad.where == "CloudEvents[0]" and "intuitaccountid" in bad.reason and bad.raw == ev
+
+
+def test_one_malformed_entity_does_not_reject_the_good_ones() -> None:
+    """Intuit redelivers a POST it got no 200 for, forever: the good entities go on, the bad one is rejected."""
+    body = _legacy(
+        (
+            "4620816365",
+            [
+                {"name": "Payment", "id": "101", "operation": "Create", "lastUpdated": "2026-11-26T10:00:00Z"},
+                {"name": "Payment", "id": "102", "operation": "Create", "lastUpdated": "yesterday"},
+                {"name": "Payment", "operation": "Create"},
+                {"name": "Payment", "id": "1/../../999/payment/7", "operation": "Update"},
+                {"name": "BillPayment", "id": "7", "operation": "Void", "lastUpdated": "2026-11-26T10:00:01-0800"},
+            ],
+        ),
+        ("../1", [{"name": "Payment", "id": "5", "operation": "Create"}]),
+    )
+    result = handle_webhook(body, _signed(body), _settings())
+    assert result.status == 200
+    assert [(n.entity, n.entity_id) for n in result.notifications] == [("Payment", "101"), ("BillPayment", "7")]
+    assert [r.where for r in result.rejected] == [
+        "eventNotifications[0].entities[1]",
+        "eventNotifications[0].entities[2]",
+        "eventNotifications[0].entities[3]",
+        "eventNotifications[1].entities[0]",
+    ]
+    assert "lastUpdated" in result.rejected[0].reason and "id" in result.rejected[1].reason
+    assert "not a QBO id" in result.rejected[2].reason and "not a QBO id" in result.rejected[3].reason
+    assert result.rejected[0].realm_id == "4620816365" and result.rejected[3].realm_id is None
+
+
+@pytest.mark.parametrize("bad", ["1/../../999/payment/7", "12a", "", " 12", "1" * 33, "١٢"])
+def test_ids_are_digits_only_and_bounded(bad: str) -> None:
+    ev = _cloudevent("111", "qbo.payment.created.v1", bad, "e-1")
+    body = json.dumps([ev, _cloudevent(bad, "qbo.payment.created.v1", "5", "e-2")]).encode()
+    result = handle_webhook(body, _signed(body), _settings())
+    assert result.status == 200 and result.notifications == [] and len(result.rejected) == 2
+    with pytest.raises(ValueError, match="not a QBO id"):
+        Notification(realm_id="1", entity="Payment", entity_id=bad, operation="Create", dedupe_key="k")
+
+
+def test_deeply_nested_body_is_400_not_a_crash() -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    result = handle_webhook(body, _signed(body), _settings(max_body=len(body)))
+    assert result.status == 400 and "nested" in result.reason
 
 
 def test_unknown_operation_is_skipped_not_fatal() -> None:
