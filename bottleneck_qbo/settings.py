@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     kafka_heap: str = "-Xms256m -Xmx768m"
     connect_heap: str = "-Xms256m -Xmx768m"
     maven_repo: Path | None = Field(default=None, description="Maven local repository (default: ~/.m2/repository)")
+    pg_cdc_user: str = Field(default="dbz", description="the role Debezium connects as (`migrate` grants it its rights)")
     pg_cdc_password: SecretStr = Field(default=SecretStr("dbz"), description="password of the `dbz` role Debezium connects as")
     stack_lib_dir: Path = Field(default=PROJECT_ROOT / "infra" / "lib", description="cache of the Kafka/Connect jars (Maven)")
     connect_plugin_dir: Path = Field(default=PROJECT_ROOT / "infra" / "connect-plugins", description="Connect plugin.path (Debezium)")

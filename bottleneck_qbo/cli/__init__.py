@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from bottleneck_qbo.cli import demo as _demo
+from bottleneck_qbo.cli import install as _install
 from bottleneck_qbo.cli import sandbox as _sandbox
 from bottleneck_qbo.cli import stack as _stack
 from bottleneck_qbo.cli import sync as _sync
@@ -17,6 +18,7 @@ app.add_typer(_stack.app, name="stack", help="Start, stop and inspect the local 
 _sandbox.register(app)
 _sync.register(app)
 _demo.register(app)
+_install.register(app)
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ import time
 
 import typer
 
+from bottleneck_qbo import migrations
 from bottleneck_qbo.settings import get_settings
-from infra import migrations
+from infra import bottleneck
 from infra.stack import Component, StackError, StackStatus, components, down, ensure_topics, status, up
 
 app = typer.Typer(no_args_is_help=True)
@@ -95,9 +96,13 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSO
 
 @app.command("migrate")
 def migrate_cmd() -> None:
-    """Apply pending schema migrations to settings.postgres_dsn (docker-compose runs this)."""
+    """Local stack: Bottleneck's tables if absent, then `bottleneck-qbo migrate --set-replica-identity`."""
+    s = get_settings()
     try:
-        done = migrations.apply(get_settings().postgres_dsn)
+        if bottleneck.ensure_schema(s.postgres_dsn):
+            typer.echo("created Bottleneck's tables (infra/bottleneck/schema.sql)")
+        done = migrations.apply(s.postgres_dsn, cdc_role=s.pg_cdc_user)
+        migrations.set_replica_identity(s.postgres_dsn)
     except migrations.MigrationError as exc:
         _fail(exc)
         return

@@ -13,6 +13,9 @@ STATE_TTL = "30 minutes"
 def remember_state(dsn: str, company_id: int) -> str:
     state = new_state()
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # Checked here rather than by a foreign key into Bottleneck's table (see migration 0006).
+        if not conn.execute("select 1 from public.companies where id = %s", (company_id,)).fetchone():
+            raise ValueError(f"no Bottleneck company {company_id}")
         conn.execute("insert into qbo_sync.oauth_pending (state, company_id) values (%s, %s)", (state, company_id))
     return state
 
