@@ -127,7 +127,7 @@ def apply(dsn: str, directory: Path = MIGRATIONS_DIR, cdc_role: str | None = Non
                     "Bottleneck database and never creates its tables"
                 )
             _ensure_bookkeeping(conn)
-            have = dict(conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall())
+            have: dict[str, str] = dict(conn.execute("select version, checksum from qbo_sync.schema_migrations").fetchall())
             for mig in migrations(directory):
                 if mig.version in have:
                     if have[mig.version] != mig.checksum and have[mig.version] not in SUPERSEDED.get(mig.version, ()):
