@@ -64,7 +64,9 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [["worker"], ["migrate"], ["topics"], ["connect", "--company", "1", "--realm", "1"], ["stack", "status"]])
+@pytest.mark.parametrize(
+    "command", [["worker"], ["migrate"], ["topics"], ["connect", "--company", "1", "--realm", "1"], ["stack", "status"]]
+)
 def test_every_command_refuses_to_start_with_the_defaults_in_intuit_mode(command: list[str]) -> None:
     result = _cli(*command, BQ_QBO_ENVIRONMENT="intuit")
     assert result.returncode == 2
