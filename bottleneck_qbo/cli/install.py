@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import psycopg
 import typer
 
 from bottleneck_qbo import migrations
@@ -29,9 +30,9 @@ def migrate(
             changed = migrations.set_replica_identity(s.postgres_dsn)
             typer.echo("replica identity full: " + (", ".join(changed) if changed else "already set"))
         missing = migrations.replica_identity_report(s.postgres_dsn)
-    except migrations.MigrationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    except (migrations.MigrationError, psycopg.OperationalError) as exc:
+        typer.echo(f"error: {str(exc).strip()}", err=True)
+        raise typer.Exit(1) from None
     if missing:
         # Reported, not done: it alters Bottleneck's tables. Without it a deleted line's event lacks its
         # parent's id and the parent document is not re-synced.

@@ -69,7 +69,13 @@ def test_a_client_certificate_needs_its_key() -> None:
 
 
 def test_postgres_tls_goes_into_the_dsn() -> None:
-    s = _settings(pg_sslmode="verify-full", pg_sslrootcert=Path("/etc/bq/ca.pem"), pg_password=SecretStr("p@ss/w:rd"))
+    s = _settings(
+        pg_host="127.0.0.1",
+        pg_port=55432,
+        pg_sslmode="verify-full",
+        pg_sslrootcert=Path("/etc/bq/ca.pem"),
+        pg_password=SecretStr("p@ss/w:rd"),
+    )
     assert (
         s.postgres_dsn
         == "postgresql://bottleneck:p%40ss%2Fw%3Ard@127.0.0.1:55432/bottleneck?sslmode=verify-full&sslrootcert=%2Fetc%2Fbq%2Fca.pem"
