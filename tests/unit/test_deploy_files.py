@@ -90,5 +90,5 @@ def test_env_example_names_only_real_settings_and_is_accepted_in_intuit_mode() -
     assert values["BQ_PG_SSLMODE"] == "verify-full"
     files = {k for k in values if k.endswith(("_CAFILE", "_SSLROOTCERT"))}
     given = {k[3:].lower(): v for k, v in values.items() if k not in files}
-    s = Settings(_env_file=None, **given)  # type: ignore[arg-type]
+    s = Settings(_env_file=None, **given)  # type: ignore[call-arg,arg-type]
     assert s.topic_replication_factor == 3
