@@ -3,15 +3,24 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install prereqs demo test test-unit lint bench stack-up stack-down clean
+.PHONY: install prereqs demo test test-unit lint bench stack-up stack-down clean lock
 
-# The product (editable, with the dev tools) and infra/, the local stack and the QBO sandbox, as its own
-# editable development package (the product's wheel does not ship it).
-$(BIN)/bottleneck-qbo: pyproject.toml infra/pyproject.toml
+# The locked versions first (every file checked against its hash), then the project itself without
+# resolving anything again: an install is the same on every machine and in the Docker image. infra/ (the
+# local stack and the QBO sandbox) is its own editable development package: the product's wheel does not ship it.
+$(BIN)/bottleneck-qbo: pyproject.toml infra/pyproject.toml requirements-dev.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]' -e ./infra
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . -e ./infra
 	touch $@
+
+# Re-resolve the lock files after changing dependencies in pyproject.toml (uv, run from PyPI's package).
+lock:
+	$(PY) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install -q uv
+	$(VENV)-lock/bin/uv pip compile pyproject.toml requirements-build.in --universal --python-version 3.11 \
+		--generate-hashes --no-header --quiet -o requirements.lock
+	$(VENV)-lock/bin/uv pip compile pyproject.toml requirements-build.in --extra dev --universal --python-version 3.11 \
+		--generate-hashes --no-header --quiet -c requirements.lock -o requirements-dev.lock
 
 install: $(BIN)/bottleneck-qbo
 

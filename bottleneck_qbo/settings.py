@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import quote, urlencode
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     kafka_heap: str = "-Xms256m -Xmx768m"
     connect_heap: str = "-Xms256m -Xmx768m"
     maven_repo: Path | None = Field(default=None, description="Maven local repository (default: ~/.m2/repository)")
+    pg_cdc_user: str = Field(default="dbz", description="the role Debezium connects as (`migrate` grants it its rights)")
     pg_cdc_password: SecretStr = Field(default=SecretStr("dbz"), description="password of the `dbz` role Debezium connects as")
     stack_lib_dir: Path = Field(default=PROJECT_ROOT / "infra" / "lib", description="cache of the Kafka/Connect jars (Maven)")
     connect_plugin_dir: Path = Field(default=PROJECT_ROOT / "infra" / "connect-plugins", description="Connect plugin.path (Debezium)")
@@ -49,6 +51,29 @@ class Settings(BaseSettings):
     payments_topic: str = "bottleneck.payments"
     deadletter_topic: str = "qbo.deadletter"
     topic_partitions: int = 4
+    topic_replication_factor: int = Field(default=1, ge=1, description="replication factor of every topic the product creates (managed: 3)")
+    topic_retention_ms: int = Field(
+        default=-1, ge=-1, description="retention of the CDC, webhook, payment and dead-letter topics (-1: keep, for replays)"
+    )
+
+    # --- managed infrastructure (TLS / SASL) -----------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="comma-separated host:port list of a managed cluster; overrides kafka_host/kafka_port"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle the brokers' certificates are checked against (default: system CAs)"
+    )
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="client private key (mutual TLS)")
+    kafka_ssl_check_hostname: bool = True
+    pg_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    pg_sslrootcert: Path | None = Field(default=None, description="CA the server certificate is checked against (verify-ca, verify-full)")
+    pg_sslcert: Path | None = None
+    pg_sslkey: Path | None = None
 
     # --- worker --------------------------------------------------------------------------------------
     worker_id: str = "bottleneck-qbo"
@@ -126,13 +151,54 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1")
         return v
 
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password"):
+                if not getattr(self, name):
+                    raise ValueError(f"BQ_{name.upper()} must be set when BQ_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("BQ_KAFKA_SSL_CERTFILE and BQ_KAFKA_SSL_KEYFILE must be set together")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        """Against real QBO, the development defaults would let anyone sign webhooks or read tokens."""
+        if self.qbo_environment != "intuit":
+            return self
+        dev = Settings.model_fields
+        for name in ("webhook_verifier_token", "qbo_client_id", "qbo_client_secret"):
+            value, default = getattr(self, name), dev[name].default
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not plain.strip() or plain == (default.get_secret_value() if isinstance(default, SecretStr) else default):
+                raise ValueError(
+                    f"BQ_{name.upper()} must be set to your Intuit app's value (it is empty or the development default) "
+                    "when BQ_QBO_ENVIRONMENT=intuit"
+                )
+        for name in ("qbo_base_url", "qbo_token_url", "qbo_auth_url"):
+            if not getattr(self, name).startswith("https://"):
+                raise ValueError(f"BQ_{name.upper()} must be an https:// URL when BQ_QBO_ENVIRONMENT=intuit (got {getattr(self, name)!r})")
+        return self
+
     @property
     def postgres_dsn(self) -> str:
-        return f"postgresql://{self.pg_user}:{self.pg_password.get_secret_value()}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+        user, password = quote(self.pg_user, safe=""), quote(self.pg_password.get_secret_value(), safe="")
+        dsn = f"postgresql://{user}:{password}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+        tls = {
+            k: str(v)
+            for k, v in (
+                ("sslmode", self.pg_sslmode),
+                ("sslrootcert", self.pg_sslrootcert),
+                ("sslcert", self.pg_sslcert),
+                ("sslkey", self.pg_sslkey),
+            )
+            if v is not None
+        }
+        return f"{dsn}?{urlencode(tls)}" if tls else dsn
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        return self.kafka_bootstrap_servers or f"{self.kafka_host}:{self.kafka_port}"
 
     @property
     def connect_url(self) -> str:

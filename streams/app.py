@@ -11,6 +11,7 @@ import logging
 
 import faust
 
+from bottleneck_qbo.kafka_config import faust_broker_kwargs
 from bottleneck_qbo.settings import get_settings
 
 settings = get_settings()
@@ -19,11 +20,11 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 app = faust.App(
     settings.worker_id,
-    broker=f"kafka://{settings.kafka_bootstrap}",
+    **faust_broker_kwargs(settings),  # broker and broker_credentials (TLS, SASL)
     value_serializer="raw",
     key_serializer="raw",
     topic_partitions=settings.topic_partitions,
-    topic_replication_factor=1,
+    topic_replication_factor=settings.topic_replication_factor,
     # Topics are created by `streams.topics.ensure_topics`, with the partition counts we mean;
     # a topic Faust auto-created would not match its changelog (PartitionsMismatch).
     topic_allow_declare=False,

@@ -13,13 +13,11 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from bottleneck_qbo.kafka_config import kafka_python_kwargs
 from bottleneck_qbo.settings import Settings
 from connectors.debezium.columns import BOTTLENECK_TABLES
 
 log = logging.getLogger(__name__)
-
-# History is kept for replays (resync from any point); size it per deployment in production.
-_KEEP = {"retention.ms": "-1"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def existing_cdc_topics(settings: Settings, timeout_ms: int = 5000) -> list[str]
     known = cdc_topics(settings)
     prefix = f"{settings.topic_prefix}.public."
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bq-list-topics", request_timeout_ms=timeout_ms)
+        admin = KafkaAdminClient(**kafka_python_kwargs(settings), client_id="bq-list-topics", request_timeout_ms=timeout_ms)
     except Exception as exc:
         log.warning("could not list topics (%s); subscribing to the known tables only", exc)
         return known
@@ -73,18 +71,20 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     # Debezium's topics: the PostgreSQL connector runs one task, so more partitions buy no parallelism
     # upstream; one partition keeps each table's changes in commit order.
     n = settings.cdc_topic_partitions
-    specs = [TopicSpec(t, n, dict(_KEEP)) for t in cdc_topics(settings)]
+    # History is kept for replays (resync from any point) unless topic_retention_ms sizes it.
+    keep = {"retention.ms": str(settings.topic_retention_ms)}
+    specs = [TopicSpec(t, n, dict(keep)) for t in cdc_topics(settings)]
     # Transaction markers must stay in order with respect to each other: one partition.
-    specs.append(TopicSpec(transaction_topic(settings), 1, dict(_KEEP)))
+    specs.append(TopicSpec(transaction_topic(settings), 1, dict(keep)))
     one_day = {"retention.ms": str(24 * 3600 * 1000)}
     specs.append(TopicSpec(heartbeat_topic(settings), 1, dict(one_day)))
     specs.append(TopicSpec(signal_topic(settings), 1, dict(one_day)))
     p = settings.topic_partitions
     specs += [
         TopicSpec(settings.documents_topic, p),
-        TopicSpec(settings.webhooks_topic, p, dict(_KEEP)),
-        TopicSpec(settings.payments_topic, p, dict(_KEEP)),
-        TopicSpec(settings.deadletter_topic, p, dict(_KEEP)),
+        TopicSpec(settings.webhooks_topic, p, dict(keep)),
+        TopicSpec(settings.payments_topic, p, dict(keep)),
+        TopicSpec(settings.deadletter_topic, p, dict(keep)),
         # Faust's leader-election topic (``@app.timer(on_leader=True)``); Faust would otherwise log
         # "not found" at every start, since the app does not declare topics itself.
         TopicSpec(f"{settings.worker_id}-__assignor-__leader", 1),
@@ -96,14 +96,16 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
     """Create the missing topics; returns the names created. An existing topic with another partition
     count is left alone and logged (changing it would reorder keyed data)."""
     specs = topic_specs(settings) if specs is None else specs
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bq-ensure-topics")
+    admin = KafkaAdminClient(**kafka_python_kwargs(settings), client_id="bq-ensure-topics")
     try:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         created: list[str] = []
         for spec in missing:
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)], timeout_ms=30000)
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, settings.topic_replication_factor, topic_configs=spec.config)], timeout_ms=30000
+                )
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another process: fine

@@ -32,9 +32,10 @@ from kafka.admin import KafkaAdminClient
 
 from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
+from bottleneck_qbo.kafka_config import kafka_python_kwargs
 from bottleneck_qbo.ops.connect import connect_local
 from bottleneck_qbo.ops.replay import reset_offsets
-from bottleneck_qbo.settings import Settings
+from bottleneck_qbo.settings import Settings, get_settings
 
 CDC_TOPICS = r"bottleneck\.public\..+"
 
@@ -168,7 +169,7 @@ def latency_run(settings: Settings, conn: psycopg.Connection[Any], documents: in
 def _total_messages(bootstrap: str, pattern: str) -> int:
     import re
 
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    c = KafkaConsumer(**kafka_python_kwargs(get_settings(), bootstrap))
     try:
         topics = [t for t in c.topics() if re.fullmatch(pattern, t)]
         parts = [TopicPartition(t, p) for t in topics for p in c.partitions_for_topic(t) or ()]
@@ -181,8 +182,8 @@ def _total_messages(bootstrap: str, pattern: str) -> int:
 def _group_lag(bootstrap: str, group: str, pattern: str) -> int:
     import re
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka_python_kwargs(get_settings(), bootstrap))
+    c = KafkaConsumer(**kafka_python_kwargs(get_settings(), bootstrap))
     try:
         committed = admin.list_group_offsets({group: None}).get(group, {})
         topics = [t for t in c.topics() if re.fullmatch(pattern, t)]
@@ -206,7 +207,7 @@ def wait_caught_up(settings: Settings) -> None:
 
 def raw_consume_rate(bootstrap: str, pattern: str, total: int) -> float:
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_python_kwargs(get_settings(), bootstrap),
         group_id=f"bench-raw-{time.time_ns()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bottleneck_qbo import migrations
 from bottleneck_qbo.cli.devtools import require_infra
 from bottleneck_qbo.settings import get_settings
 
@@ -55,7 +56,6 @@ def _fail(exc: Exception) -> None:
 def up_cmd(as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
     """Start Postgres, Kafka, Connect + Debezium, the QBO sandbox and a worker (whatever is not running) and wait until healthy."""
     require_infra("stack up")
-    from infra import migrations
     from infra.stack import StackError, up
 
     t0 = time.monotonic()
@@ -113,12 +113,16 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="print one JSO
 
 @app.command("migrate")
 def migrate_cmd() -> None:
-    """Apply pending schema migrations to settings.postgres_dsn (docker-compose runs this)."""
+    """Local stack: Bottleneck's tables if absent, then `bottleneck-qbo migrate --set-replica-identity`."""
     require_infra("stack migrate")
-    from infra import migrations
+    from infra import bottleneck
 
+    s = get_settings()
     try:
-        done = migrations.apply(get_settings().postgres_dsn)
+        if bottleneck.ensure_schema(s.postgres_dsn):
+            typer.echo("created Bottleneck's tables (infra/bottleneck/schema.sql)")
+        done = migrations.apply(s.postgres_dsn, cdc_role=s.pg_cdc_user)
+        migrations.set_replica_identity(s.postgres_dsn)
     except migrations.MigrationError as exc:
         _fail(exc)
         return

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from bottleneck_qbo.kafka_config import kafka_python_kwargs
+from bottleneck_qbo.settings import get_settings
 from streams.deadletter import DeadLetter
 from streams.engine.docref import DocRef
 from streams.messages import DocumentTouch, Origin
@@ -14,7 +16,7 @@ from streams.messages import DocumentTouch, Origin
 
 def read_all(bootstrap: str, topic: str, *, timeout_ms: int = 1500) -> Iterator[tuple[int, int, DeadLetter]]:
     """Every dead letter currently on the topic: (partition, offset, letter). Reads without a group."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=timeout_ms)
+    consumer = KafkaConsumer(**kafka_python_kwargs(get_settings(), bootstrap), enable_auto_commit=False, consumer_timeout_ms=timeout_ms)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not parts:
@@ -35,7 +37,7 @@ def read_all(bootstrap: str, topic: str, *, timeout_ms: int = 1500) -> Iterator[
 def redrive(bootstrap: str, documents_topic: str, letters: list[DeadLetter]) -> int:
     """Send letters back: a document that failed to sync goes back as a document touch; a record that
     failed to decode or route is re-produced to its original topic (after the fix is deployed)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_python_kwargs(get_settings(), bootstrap), acks="all")
     n = 0
     try:
         for letter in letters:

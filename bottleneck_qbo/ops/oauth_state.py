@@ -54,6 +54,9 @@ def check_callback(binding: StateBinding, realm_id: str) -> None:
 def remember_state(dsn: str, company_id: int) -> str:
     """A new state for ``company_id``, bound to its current realm if it is connected already."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # Checked here rather than by a foreign key into Bottleneck's table (see migration 0006).
+        if not conn.execute("select 1 from public.companies where id = %s", (company_id,)).fetchone():
+            raise ValueError(f"no Bottleneck company {company_id}")
         row = conn.execute("select qbo_realm_id from companies where id = %s", (company_id,)).fetchone()
         state = make_state(company_id, row[0] if row else None)
         conn.execute("insert into qbo_sync.oauth_pending (state, company_id) values (%s, %s)", (state, company_id))

@@ -13,6 +13,9 @@ from datetime import datetime
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from bottleneck_qbo.kafka_config import kafka_python_kwargs
+from bottleneck_qbo.settings import get_settings
+
 
 class ReplayError(RuntimeError):
     pass
@@ -30,7 +33,7 @@ def reset_offsets(bootstrap: str, group_id: str, topic_patterns: list[str], *, t
     ``to_time=None`` means the beginning; otherwise the first offset at or after that time (the end
     when nothing is that new). Returns {"topic[partition]": offset}.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_python_kwargs(get_settings(), bootstrap), group_id=group_id, enable_auto_commit=False)
     try:
         topics = matching_topics(consumer, topic_patterns)
         if not topics:

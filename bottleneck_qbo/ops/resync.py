@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 import psycopg
 from kafka import KafkaProducer
 
+from bottleneck_qbo.kafka_config import kafka_python_kwargs
+from bottleneck_qbo.settings import get_settings
 from streams.engine.docref import DocRef
 from streams.messages import DocumentTouch, Origin
 
@@ -51,7 +53,7 @@ def enqueue_documents(
     bootstrap: str, topic: str, refs: Iterable[DocRef], *, origin: str = "resync", progress: Callable[[int], None] | None = None
 ) -> int:
     """Write a document touch per ref; ``progress(1)`` after each (the CLI draws a progress bar)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(**kafka_python_kwargs(get_settings(), bootstrap), acks="all", linger_ms=5)
     n = 0
     try:
         for ref in refs:

@@ -1,6 +1,6 @@
 """Column types of Bottleneck's captured tables: the one place the decoder learns what each field is.
 
-Mirrors ``infra/migrations/0001_bottleneck_schema.sql`` (a unit test parses that file and compares, and an
+Mirrors ``infra/bottleneck/schema.sql`` (a unit test parses that file and compares, and an
 integration test compares with ``information_schema``), so a schema change that is not reflected here fails
 loudly instead of letting an undecoded string reach QBO.
 """

@@ -1,3 +1,3 @@
 -- docker-compose only (mounted into /docker-entrypoint-initdb.d): the role Debezium connects as.
--- The local stack creates the same role in infra/stack/postgres.py. Migration 0003 grants it its rights.
+-- The local stack creates the same role in infra/stack/postgres.py; `bottleneck-qbo migrate` grants it its rights.
 create role dbz login replication password 'dbz';

@@ -26,6 +26,11 @@ def cdc_env(settings: Settings) -> dict[str, str]:
         "CDC_DB_NAME": settings.pg_database,
         "CDC_DB_USER": CDC_ROLE,
         "CDC_DB_PASSWORD": settings.pg_cdc_password.get_secret_value(),
+        "CDC_DB_SSLMODE": settings.pg_sslmode or "prefer",
+        # Topics Debezium creates itself (a table added after `topics` ran) get the product's sizing.
+        "CDC_TOPIC_REPLICATION_FACTOR": str(settings.topic_replication_factor),
+        "CDC_TOPIC_PARTITIONS": str(settings.cdc_topic_partitions),
+        "CDC_TOPIC_RETENTION_MS": str(settings.topic_retention_ms),
     }
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from infra import migrations
+from bottleneck_qbo import migrations
+from infra import bottleneck
 from infra.stack import prereqs, proc
 from infra.stack.component import Component
 from infra.stack.errors import StackError
@@ -151,7 +152,8 @@ class Postgres(Component):
             return False
 
     def ready(self) -> None:
-        """Roles and database (as superuser), then the migrations (as the app user)."""
+        """Roles and database (as superuser), then, as the app user: Bottleneck's tables (what Bottleneck
+        would have), the product's migrations, and the replica identity the product asks Bottleneck for."""
         s = self.settings
         with psycopg.connect(self.superuser_conninfo(), autocommit=True) as conn:
             for role, password, extra in (
@@ -163,4 +165,6 @@ class Postgres(Component):
                 conn.execute(sql.SQL("{} ROLE {} LOGIN{} PASSWORD {}").format(verb, sql.Identifier(role), extra, sql.Literal(password)))
             if not conn.execute("select 1 from pg_database where datname = %s", (s.pg_database,)).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(s.pg_database), sql.Identifier(s.pg_user)))
-        migrations.apply(s.postgres_dsn)
+        bottleneck.ensure_schema(s.postgres_dsn)
+        migrations.apply(s.postgres_dsn, cdc_role=CDC_ROLE)
+        migrations.set_replica_identity(s.postgres_dsn)

@@ -142,7 +142,7 @@ class LockedTokens:
 
 
 class PostgresTokenStore:
-    """Tokens in ``qbo_sync.oauth_tokens`` (one row per realm, upserted; table as in infra/migrations/0002).
+    """Tokens in ``qbo_sync.oauth_tokens`` (one row per realm, upserted; table as in bottleneck_qbo/migrations/0002).
 
     ``locked(realm)`` is the cross-process refresh protocol: a transaction holding the realm's advisory
     lock, in which the caller reads, refreshes at Intuit and saves; the commit releases the lock, and a

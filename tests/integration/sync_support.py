@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def sync_pg_dsn(private_pg_dsn: str) -> str:
-    """A private cluster with infra/migrations applied (tests/fixtures/private_pg.py): no worker writes there."""
+    """A private cluster with the product's migrations applied (tests/fixtures/private_pg.py): no worker writes there."""
     return private_pg_dsn
 
 

@@ -28,7 +28,8 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from infra.migrations import apply as apply_migrations
+from bottleneck_qbo import migrations
+from infra import bottleneck
 from sinks.qbo.auth import OAuthClientConfig, PostgresTokenStore, TokenCipher, TokenManager, TokenSet
 from sinks.qbo.client import QboClient
 from sinks.qbo.errors import QboConfigError
@@ -90,7 +91,8 @@ def stoppable_pg() -> Iterator[StoppablePg]:
     pg = StoppablePg()
     pg.start()
     try:
-        apply_migrations(pg.dsn)
+        bottleneck.ensure_schema(pg.dsn)  # the contract schema, as the local stack has it
+        migrations.apply(pg.dsn)
         yield pg
     finally:
         pg.destroy()

@@ -14,6 +14,7 @@ from bottleneck_qbo.settings import Settings
 from infra.stack.connect import cdc_env
 from infra.stack.jars import pom_property
 from infra.stack.postgres import CDC_ROLE
+from tests.fixtures.schema_sql import fixture_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +72,6 @@ def test_host_ports_match_the_local_stack(compose: dict[str, Any], defaults: Set
     services = compose["services"]
     assert _host_ports(services["kafka"]) == {defaults.kafka_port}
     assert _host_ports(services["connect"]) == {defaults.connect_port}
-    assert _host_ports(services["worker"]) == {defaults.worker_web_port}
     assert f"127.0.0.1:{defaults.kafka_port}" in _env(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
 
 
@@ -107,8 +107,43 @@ def test_app_services_point_at_compose_hosts(compose: dict[str, Any]) -> None:
         assert s.kafka_bootstrap == "kafka:9092"
         assert s.postgres_dsn.endswith("@postgres:5432/bottleneck")
         assert s.connect_url == "http://connect:8083"
-    assert "bottleneck-qbo stack migrate" in " ".join(compose["services"]["setup"]["command"])
-    assert "bottleneck-qbo stack topics" in " ".join(compose["services"]["setup"]["command"])
+    # The product's own commands, as an operator runs them against a managed Postgres and Kafka.
+    assert "bottleneck-qbo migrate" in " ".join(compose["services"]["setup"]["command"])
+    assert "bottleneck-qbo topics" in " ".join(compose["services"]["setup"]["command"])
+
+
+def test_the_worker_scales(compose: dict[str, Any], defaults: Settings) -> None:
+    """`docker compose up --scale worker=3` needs a service without a fixed host port or container name."""
+    worker = compose["services"]["worker"]
+    assert "ports" not in worker and "container_name" not in worker
+    assert str(defaults.worker_web_port) in [str(p) for p in worker.get("expose", [])]
+    # Every replica is the same consumer group: nothing per-replica in its environment.
+    assert "BQ_WORKER_ID" not in _env(worker)
+    assert "http://worker:6066/webhooks/qbo" in compose["services"]["qbo-sandbox"]["command"]
+
+
+LONG_RUNNING = ("postgres", "kafka", "connect", "qbo-sandbox", "worker")
+ONE_SHOT = ("setup", "connector-init")
+
+
+def test_long_running_services_restart_and_have_healthchecks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in LONG_RUNNING:
+        assert services[name].get("restart") == "unless-stopped", name
+        check = services[name].get("healthcheck") or {}
+        assert check.get("test"), f"{name} has no healthcheck"
+    for name in ONE_SHOT:
+        assert services[name].get("restart") == "on-failure", name
+    assert "/health" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert services["worker"]["depends_on"]["qbo-sandbox"]["condition"] == "service_healthy"
+
+
+def test_postgres_has_bottlenecks_schema_before_migrate(compose: dict[str, Any]) -> None:
+    """Compose's Postgres stands in for an existing Bottleneck: its tables are there before `migrate`."""
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["postgres"]["volumes"] if "initdb.d" in v}
+    ordered = [mounts[k] for k in sorted(mounts)]
+    assert ordered == ["./infra/stack/compose-initdb.sql", "./infra/bottleneck/schema.sql"]
+    assert (ROOT / "infra/bottleneck/schema.sql").read_text().count("create table") == len(fixture_tables())
 
 
 def test_connector_json_is_what_the_issue_asks_for() -> None:

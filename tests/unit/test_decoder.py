@@ -27,7 +27,7 @@ from connectors.debezium import (
     row_ref,
 )
 from connectors.debezium.columns import ColumnType as CT
-from infra.migrations import MIGRATIONS_DIR
+from infra.bottleneck import SCHEMA_SQL
 from tests.fixtures.schema_sql import fixture_tables, parse_tables
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "debezium"
@@ -263,7 +263,7 @@ def test_column_map_matches_the_schema_migration_and_the_contract() -> None:
         CT.JSONB: "jsonb",
     }
     ours = {t: {c: type_names[ct] for c, ct in spec.columns.items()} for t, spec in BOTTLENECK_TABLES.items()}
-    migration = parse_tables((MIGRATIONS_DIR / "0001_bottleneck_schema.sql").read_text())
+    migration = parse_tables(SCHEMA_SQL.read_text())
     assert ours == fixture_tables()
     assert migration == fixture_tables()
     assert set(type_names) == set(ColumnType)
