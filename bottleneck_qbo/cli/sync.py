@@ -17,14 +17,22 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def worker(loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "info") -> None:
-    """Run a Faust worker (outbound sync, webhook receiver, payments) in the foreground."""
+def worker(
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "info",
+    log_format: Annotated[str | None, typer.Option(help="json, text or auto: text on a terminal (default: BQ_LOG_FORMAT)")] = None,
+) -> None:
+    """Run a Faust worker (outbound sync, webhook receiver, payments) in the foreground.
+    Public port BQ_WORKER_WEB_PORT (webhooks, OAuth callback); admin port BQ_ADMIN_PORT (status page, metrics)."""
     from faust.worker import Worker
 
+    from bottleneck_qbo.logs import logging_config, register_settings_secrets
     from streams.app import app, register_modules
 
+    s = get_settings()
+    register_settings_secrets(s)
     register_modules()
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    config = logging_config(loglevel, log_format or s.log_format, sys.stdout)
+    Worker(app, loglevel=loglevel, logging_config=config).execute_from_commandline()
 
 
 def connect(

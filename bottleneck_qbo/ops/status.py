@@ -111,6 +111,7 @@ class DeadLetterSummary(BaseModel):
 class StatusReport(BaseModel):
     generated_at: datetime
     company_filter: int | None = None
+    company_names: dict[int, str] = Field(default_factory=dict)  # every company, for the page's filter
     companies: list[CompanyStatus] = Field(default_factory=list)
     totals: EntityCounts = Field(default_factory=EntityCounts)
     drift_tracked: bool = False
@@ -139,6 +140,7 @@ def _guard(report: StatusReport, source: str, fn: Callable[[], None]) -> None:
 def _db_part(settings: Settings, report: StatusReport, company: int | None) -> None:
     cond, args = ("where c.id = %s", [company]) if company is not None else ("", [])
     with reach.pg(settings) as conn:
+        report.company_names = {r[0]: r[1] for r in conn.execute("select id, name from public.companies order by id")}
         companies = conn.execute(
             "select c.id, c.name, c.qbo_realm_id, c.qbo_sync_mode, t.refresh_expires_at, t.access_expires_at, k.changed_since, k.updated_at"
             " from public.companies c left join qbo_sync.oauth_tokens t on t.realm_id = c.qbo_realm_id"
