@@ -13,8 +13,6 @@ import contextvars
 import logging
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO, Any
 
 from pydantic import SecretStr
@@ -57,14 +55,19 @@ def redact(text: str) -> str:
     return text
 
 
-@contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
-    """Attach fields (company_id=..., topic=...) to every record logged in this block (this task only)."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+class log_context:
+    """Attach fields (company_id=..., topic=...) to every record logged in this block (this task only).
+    Reusable: the same instance may be entered again."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields = {k: v for k, v in fields.items() if v is not None}
+        self._tokens: list[contextvars.Token[dict[str, Any]]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_context.set({**_context.get(), **self.fields}))
+
+    def __exit__(self, *exc: object) -> None:
+        _context.reset(self._tokens.pop())
 
 
 class Context(logging.Filter):
@@ -145,7 +148,13 @@ def logging_config(loglevel: str | int, fmt: str = "auto", stream: IO[str] | Non
         "filters": {"context": {"()": Context}, "redact": {"()": Redact}},
         "formatters": {"main": {"()": Json if use_json(fmt, stream) else Text}},
         "handlers": {
-            "main": {"class": "logging.StreamHandler", "stream": stream, "formatter": "main", "filters": ["context", "redact"], "level": level}
+            "main": {
+                "class": "logging.StreamHandler",
+                "stream": stream,
+                "formatter": "main",
+                "filters": ["context", "redact"],
+                "level": level,
+            }
         },
         "root": {"level": level, "handlers": ["main"]},
         # kafka-python (the status page's readers) logs every connection at INFO

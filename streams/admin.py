@@ -8,6 +8,7 @@ and stopped with the worker (a ``mode.Service``); ``BQ_ADMIN_PORT=0`` turns it o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -73,10 +74,8 @@ async def _kafka_answers() -> bool:
     except Exception:
         return False
     finally:
-        try:
+        with contextlib.suppress(Exception):
             await client.close()
-        except Exception:
-            pass
 
 
 async def readiness() -> tuple[bool, dict[str, Any]]:

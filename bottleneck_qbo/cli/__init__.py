@@ -49,7 +49,9 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    show_version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit")] = False,
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="print the version and exit")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of failures")] = False,
 ) -> None:
     global _debug

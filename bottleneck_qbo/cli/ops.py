@@ -20,7 +20,15 @@ COMPANY = typer.Option("--company", help="only this Bottleneck company id")
 
 
 def _fmt_counts(c: Any) -> list[str]:
-    return [str(c.synced), str(c.pending), str(c.waiting), str(c.retry), str(c.conflict), "-" if c.drifted is None else str(c.drifted), str(c.dead)]
+    return [
+        str(c.synced),
+        str(c.pending),
+        str(c.waiting),
+        str(c.retry),
+        str(c.conflict),
+        "-" if c.drifted is None else str(c.drifted),
+        str(c.dead),
+    ]
 
 
 def status(
@@ -61,11 +69,18 @@ def _print_status(r: Any) -> None:
     lagging = [p for p in r.consumer_lag if p.lag]
     typer.secho(f"consumer group {r.consumer_group}: total lag {r.total_lag}", bold=True)
     if lagging:
-        typer.echo(table(["topic", "partition", "committed", "end", "lag"], [[p.topic, p.partition, p.committed, p.end, p.lag] for p in lagging], 2))
+        typer.echo(
+            table(
+                ["topic", "partition", "committed", "end", "lag"], [[p.topic, p.partition, p.committed, p.end, p.lag] for p in lagging], 2
+            )
+        )
     elif r.consumer_lag:
         typer.echo(f"  all {len(r.consumer_lag)} partitions caught up")
     for s in r.replication_slots:
-        typer.echo(f"replication slot {s.slot_name}: {'active' if s.active else 'INACTIVE'}, lag {s.lag_bytes} bytes, retains {s.retained_bytes} bytes")
+        typer.echo(
+            f"replication slot {s.slot_name}: {'active' if s.active else 'INACTIVE'}, "
+            f"lag {s.lag_bytes} bytes, retains {s.retained_bytes} bytes"
+        )
     if r.connector:
         tasks = ", ".join(f"task {t['id']} {t['state']}" for t in r.connector.tasks) or "no tasks"
         typer.echo(f"connector {r.connector.name}: {r.connector.state} ({tasks})")
@@ -74,7 +89,13 @@ def _print_status(r: Any) -> None:
     if r.problems:
         typer.secho(f"problems ({len(r.problems)}):", bold=True)
         rows = [
-            [p.kind if p.kind != "dead_letter" else f"letter {p.letter_id}", p.state or "", p.company_id, f"{p.entity_type or '-'} {p.local_id or ''}", p.reason[:90]]
+            [
+                p.kind if p.kind != "dead_letter" else f"letter {p.letter_id}",
+                p.state or "",
+                p.company_id,
+                f"{p.entity_type or '-'} {p.local_id or ''}",
+                p.reason[:90],
+            ]
             for p in r.problems
         ]
         typer.echo(table(["problem", "state", "company", "document", "reason"], rows, 2))
@@ -91,7 +112,9 @@ def _since(text: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter("use a duration like 30m, 6h, 2d or an ISO time like 2026-11-01T00:00:00+00:00", param_hint="--since") from None
+        raise typer.BadParameter(
+            "use a duration like 30m, 6h, 2d or an ISO time like 2026-11-01T00:00:00+00:00", param_hint="--since"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -109,16 +132,21 @@ def deadletters_list(
 
     s = get_settings()
     letters = dl.select(
-        dl.read_letters(s), company=company, entity=entity, stage=stage, since=_since(since), states=None if every else ("open", "malformed")
+        dl.read_letters(s),
+        company=company,
+        entity=entity,
+        stage=stage,
+        since=_since(since),
+        states=None if every else ("open", "malformed"),
     )
     if as_json:
-        for l in letters:
-            typer.echo(json.dumps(l.to_dict(), default=str))
+        for lt in letters:
+            typer.echo(json.dumps(lt.to_dict(), default=str))
         return
     if not letters:
         typer.echo("no dead letters" + ("" if every else " open (--all shows handled ones)"))
         return
-    rows = [[l.id, f"{l.at:%Y-%m-%d %H:%M:%S}", l.state, l.summary()[:110]] for l in letters]
+    rows = [[lt.id, f"{lt.at:%Y-%m-%d %H:%M:%S}", lt.state, lt.summary()[:110]] for lt in letters]
     typer.echo(table(["id", "at (UTC)", "state", "what"], rows))
 
 
@@ -149,19 +177,19 @@ def deadletters_retry(
     s = get_settings()
     letters = dl.read_letters(s)
     chosen = dl.find(letters, ids or []) if ids else dl.select(letters, company=company, stage=stage, states=("open",))
-    sendable = [l for l in chosen if dl.can_redrive(l) is None]
-    for l in chosen:
-        why = dl.can_redrive(l)
+    sendable = [lt for lt in chosen if dl.can_redrive(lt) is None]
+    for lt in chosen:
+        why = dl.can_redrive(lt)
         if why:
-            typer.echo(f"skip {l.id}: {why}")
+            typer.echo(f"skip {lt.id}: {why}")
     if dry_run:
-        for l in sendable:
-            typer.echo(f"would re-drive {l.id}: {l.summary()[:110]}")
+        for lt in sendable:
+            typer.echo(f"would re-drive {lt.id}: {lt.summary()[:110]}")
         typer.echo(f"dry run: {len(sendable)} letter(s) would be re-driven")
         return
     done = dl.redrive(s, sendable)
-    for l in done:
-        typer.echo(f"re-drove {l.id}: {l.summary()[:110]}")
+    for lt in done:
+        typer.echo(f"re-drove {lt.id}: {lt.summary()[:110]}")
     typer.echo(f"re-drove {len(done)} letter(s)")
 
 
@@ -173,7 +201,7 @@ def deadletters_drop(ids: Annotated[list[str], typer.Argument(help="letter ids (
     s = get_settings()
     chosen = dl.find(dl.read_letters(s), ids)
     dl.drop(s, chosen)
-    typer.echo(f"dropped {len(chosen)} letter(s): {', '.join(l.id for l in chosen)}")
+    typer.echo(f"dropped {len(chosen)} letter(s): {', '.join(lt.id for lt in chosen)}")
 
 
 @deadletters_app.command("redrive", hidden=True)

@@ -12,6 +12,7 @@ import typer
 
 from bottleneck_qbo.settings import get_settings
 
+
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
@@ -86,9 +87,14 @@ def _resync(company: int, entities: list[str] | None, *, wait: bool = False, tim
             if prog.done >= prog.total:
                 break
             if _time.monotonic() > deadline:
-                _fail(f"{prog.total - prog.done} of {prog.total} document(s) not processed after {timeout:.0f}s; is the worker running? (bottleneck-qbo status)")
+                _fail(
+                    f"{prog.total - prog.done} of {prog.total} document(s) not processed after {timeout:.0f}s; "
+                    "is the worker running? (bottleneck-qbo status)"
+                )
             _time.sleep(0.5)
-    typer.echo(f"done: {prog.synced} written to QBO, {prog.unchanged} already up to date, {prog.parked} parked (see `bottleneck-qbo status`)")
+    typer.echo(
+        f"done: {prog.synced} written to QBO, {prog.unchanged} already up to date, {prog.parked} parked (see `bottleneck-qbo status`)"
+    )
 
 
 def resync(
@@ -179,7 +185,8 @@ def state(
     from bottleneck_qbo.cli.output import table
     from bottleneck_qbo.ops import reach
 
-    where, args = ["company_id = %s"], [company]
+    where: list[str] = ["company_id = %s"]
+    args: list[object] = [company]
     if entity:
         where.append("entity_type = %s")
         args.append(entity)
@@ -189,11 +196,13 @@ def state(
     cond = " and ".join(where)
     with reach.pg(get_settings(), row_factory=dict_row) as conn:
         synced = conn.execute(
-            f"select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, last_error, synced_at from qbo_sync.id_map where {cond} order by entity_type, local_id",
+            "select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, last_error, synced_at"
+            f" from qbo_sync.id_map where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
         parked = conn.execute(
-            f"select entity_type, local_id, state, reason, waiting_on_type, waiting_on_id, attempts, next_attempt_at from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
+            "select entity_type, local_id, state, reason, waiting_on_type, waiting_on_id, attempts, next_attempt_at"
+            f" from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
     if as_json or not sys.stdout.isatty():
@@ -205,7 +214,18 @@ def state(
     for m in synced:
         p = parked_by.pop((m["entity_type"], m["local_id"]), None)
         when = f"{m['synced_at']:%Y-%m-%d %H:%M:%S}" if m["synced_at"] else ""
-        rows.append([m["entity_type"], m["local_id"], m["qbo_entity"], m["qbo_id"] or "", m["sync_token"] or "", p["state"] if p else m["status"], when, (p["reason"] if p else m["last_error"] or "")[:70]])
+        rows.append(
+            [
+                m["entity_type"],
+                m["local_id"],
+                m["qbo_entity"],
+                m["qbo_id"] or "",
+                m["sync_token"] or "",
+                p["state"] if p else m["status"],
+                when,
+                (p["reason"] if p else m["last_error"] or "")[:70],
+            ]
+        )
     for p in parked_by.values():
         rows.append([p["entity_type"], p["local_id"], "", "", "", p["state"], "", p["reason"][:70]])
     if not rows:

@@ -139,7 +139,7 @@ class LetterReader:
                     todo = [tp for tp in todo if consumer.position(tp) < ends[tp]]
         finally:
             consumer.close()
-        return sorted(self.letters.values(), key=lambda l: (l.timestamp, l.partition, l.offset))
+        return sorted(self.letters.values(), key=lambda lt: (lt.timestamp, lt.partition, lt.offset))
 
 
 def annotate(settings: Settings, letters: Sequence[Letter]) -> None:
@@ -149,29 +149,37 @@ def annotate(settings: Settings, letters: Sequence[Letter]) -> None:
     with reach.pg(settings) as conn:
         actions = {
             r[0]: (r[1], r[2])
-            for r in conn.execute("select letter_id, action, acted_at from qbo_sync.deadletter_actions where topic = %s", (settings.deadletter_topic,))
+            for r in conn.execute(
+                "select letter_id, action, acted_at from qbo_sync.deadletter_actions where topic = %s", (settings.deadletter_topic,)
+            )
         }
-        docs = [(l.letter.company_id, l.letter.entity_type, int(l.letter.local_id)) for l in letters if _is_doc(l)]
+        docs = [_doc_key(lt) for lt in letters if _is_doc(lt)]
         synced: dict[tuple[int, str, int], datetime] = {}
         if docs:
             rows = conn.execute(
                 "select m.company_id, m.entity_type, m.local_id, m.synced_at from qbo_sync.id_map m"
-                " join unnest(%s::bigint[], %s::text[], %s::bigint[]) as d(c, e, i) on (m.company_id, m.entity_type, m.local_id) = (d.c, d.e, d.i)"
+                " join unnest(%s::bigint[], %s::text[], %s::bigint[]) as d(c, e, i)"
+                " on (m.company_id, m.entity_type, m.local_id) = (d.c, d.e, d.i)"
                 " where m.qbo_id is not null and m.synced_at is not null"
                 " and not exists (select 1 from qbo_sync.sync_parking p where (p.entity_type, p.local_id) = (m.entity_type, m.local_id))",
                 ([d[0] for d in docs], [d[1] for d in docs], [d[2] for d in docs]),
             )
             synced = {(r[0], r[1], r[2]): r[3] for r in rows}
-    for l in letters:
-        l.action, l.action_at = actions.get(l.id, (None, None))
-        if _is_doc(l):
-            assert l.letter is not None and l.letter.local_id is not None and l.letter.entity_type is not None
-            at = synced.get((l.letter.company_id or 0, l.letter.entity_type, int(l.letter.local_id)))
-            l.synced_since = at is not None and at > l.letter.at
+    for lt in letters:
+        lt.action, lt.action_at = actions.get(lt.id, (None, None))
+        if _is_doc(lt):
+            at = synced.get(_doc_key(lt))
+            lt.synced_since = at is not None and lt.letter is not None and at > lt.letter.at
 
 
-def _is_doc(l: Letter) -> bool:
-    d = l.letter
+def _doc_key(lt: Letter) -> tuple[int, str, int]:
+    d = lt.letter
+    assert d is not None and d.company_id is not None and d.entity_type and d.local_id
+    return d.company_id, d.entity_type, int(d.local_id)
+
+
+def _is_doc(lt: Letter) -> bool:
+    d = lt.letter
     return d is not None and d.company_id is not None and bool(d.entity_type) and bool(d.local_id) and str(d.local_id).isdigit()
 
 
@@ -192,37 +200,41 @@ def select(
 ) -> list[Letter]:
     wanted = set(states) if states is not None else None
     out = []
-    for l in letters:
-        d = l.letter
+    for lt in letters:
+        d = lt.letter
         if company is not None and (d is None or d.company_id != company):
             continue
         if entity is not None and (d is None or d.entity_type != entity):
             continue
         if stage is not None and (d is None or d.stage != stage):
             continue
-        if since is not None and l.at < since:
+        if since is not None and lt.at < since:
             continue
-        if wanted is not None and l.state not in wanted:
+        if wanted is not None and lt.state not in wanted:
             continue
-        out.append(l)
+        out.append(lt)
     return out
 
 
 def find(letters: Sequence[Letter], ids: Iterable[str]) -> list[Letter]:
-    by_id = {l.id: l for l in letters}
-    out, missing = [], []
+    by_id = {lt.id: lt for lt in letters}
+    out: list[Letter] = []
+    missing: list[str] = []
     for text in ids:
         p, o = parse_id(text)
-        l = by_id.get(letter_id(p, o))
-        (out if l is not None else missing).append(l if l is not None else text)
+        lt = by_id.get(letter_id(p, o))
+        if lt is None:
+            missing.append(text)
+        else:
+            out.append(lt)
     if missing:
-        raise DeadLetterError(f"no dead letter with id {', '.join(map(str, missing))}; see `bottleneck-qbo deadletters list`")
-    return out  # type: ignore[return-value]
+        raise DeadLetterError(f"no dead letter with id {', '.join(missing)}; see `bottleneck-qbo deadletters list`")
+    return out
 
 
-def can_redrive(l: Letter) -> str | None:
+def can_redrive(lt: Letter) -> str | None:
     """None when the letter can be re-driven, else why not."""
-    d = l.letter
+    d = lt.letter
     if d is None:
         return "malformed: nothing to re-send (drop it once understood)"
     if d.stage == "sync" and d.entity_type and d.local_id and str(d.local_id).isdigit():
@@ -235,18 +247,18 @@ def can_redrive(l: Letter) -> str | None:
 def redrive(settings: Settings, letters: Sequence[Letter], *, by: str = "cli") -> list[Letter]:
     """Send letters back and mark them re-driven: a document that failed to sync goes back as a forced
     document touch; a record that failed to decode or route is re-produced to its original topic."""
-    sendable = [l for l in letters if can_redrive(l) is None]
+    sendable = [lt for lt in letters if can_redrive(lt) is None]
     if not sendable:
         return []
     producer = reach.kafka_producer(settings, acks="all")
     try:
-        for l in sendable:
-            d = l.letter
+        for lt in sendable:
+            d = lt.letter
             assert d is not None
             if d.stage == "sync" and d.entity_type and d.local_id and str(d.local_id).isdigit():
                 touch = DocumentTouch(
                     ref=DocRef(company_id=d.company_id, entity_type=d.entity_type, local_id=int(d.local_id), forced=True),
-                    origin=Origin(topic=REDRIVE_ORIGIN, partition=l.partition, offset=l.offset),
+                    origin=Origin(topic=REDRIVE_ORIGIN, partition=lt.partition, offset=lt.offset),
                 )
                 producer.send(settings.documents_topic, key=touch.key(), value=touch.to_bytes())
             else:
@@ -270,10 +282,10 @@ def drop(settings: Settings, letters: Sequence[Letter], *, by: str = "cli") -> N
 
 def _mark(settings: Settings, letters: Sequence[Letter], action: str, by: str) -> None:
     with reach.pg(settings, autocommit=True) as conn:
-        for l in letters:
+        for lt in letters:
             conn.execute(
                 "insert into qbo_sync.deadletter_actions (topic, letter_id, action, acted_by, letter) values (%s, %s, %s, %s, %s)"
                 " on conflict (topic, letter_id) do update set action = excluded.action, acted_by = excluded.acted_by, acted_at = now()",
-                (settings.deadletter_topic, l.id, action, by, json.dumps(l.to_dict(), default=str)),
+                (settings.deadletter_topic, lt.id, action, by, json.dumps(lt.to_dict(), default=str)),
             )
-            l.action = action
+            lt.action = action

@@ -58,4 +58,6 @@ def kafka_producer(settings: Settings, **kwargs: Any) -> KafkaProducer:
 
 def kafka_admin(settings: Settings) -> KafkaAdminClient:
     kafka_check(settings)
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bottleneck-qbo-ops", request_timeout_ms=5000, **_KAFKA_TIMEOUTS)
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="bottleneck-qbo-ops", request_timeout_ms=5000, **_KAFKA_TIMEOUTS
+    )

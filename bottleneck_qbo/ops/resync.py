@@ -19,7 +19,6 @@ from kafka import KafkaProducer
 
 from bottleneck_qbo.ops import reach
 from bottleneck_qbo.settings import Settings
-
 from streams.engine.docref import DocRef
 from streams.messages import DocumentTouch, Origin
 
@@ -127,7 +126,8 @@ def follow_once(settings: Settings, queued: Sequence[Queued], started: datetime)
             (r[0], r[1])
             for r in conn.execute(
                 "select m.entity_type, m.local_id from qbo_sync.id_map m"
-                " join unnest(%s::bigint[], %s::text[], %s::bigint[]) d(c, e, i) on (m.company_id, m.entity_type, m.local_id) = (d.c, d.e, d.i)"
+                " join unnest(%s::bigint[], %s::text[], %s::bigint[]) d(c, e, i)"
+                " on (m.company_id, m.entity_type, m.local_id) = (d.c, d.e, d.i)"
                 " where m.synced_at >= %s",
                 (*keys, started),
             )

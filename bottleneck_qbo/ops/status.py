@@ -248,7 +248,9 @@ def _lag_part(settings: Settings, report: StatusReport) -> None:
         off = committed[tp].offset
         have = off if off is not None and off >= 0 else None
         end = ends.get(tp, 0)
-        report.consumer_lag.append(PartitionLag(topic=tp.topic, partition=tp.partition, committed=have, end=end, lag=max(0, end - (have or 0))))
+        report.consumer_lag.append(
+            PartitionLag(topic=tp.topic, partition=tp.partition, committed=have, end=end, lag=max(0, end - (have or 0)))
+        )
 
 
 def _connect_part(settings: Settings, report: StatusReport) -> None:
@@ -263,7 +265,9 @@ def _connect_part(settings: Settings, report: StatusReport) -> None:
     body = resp.json()
     tasks = [{"id": t.get("id"), "state": t.get("state"), "trace": (t.get("trace") or "").splitlines()[0:1]} for t in body.get("tasks", [])]
     conn = body.get("connector", {})
-    report.connector = ConnectorStatus(name=body.get("name", settings.connector_name), state=conn.get("state", "?"), worker_id=conn.get("worker_id"), tasks=tasks)
+    report.connector = ConnectorStatus(
+        name=body.get("name", settings.connector_name), state=conn.get("state", "?"), worker_id=conn.get("worker_id"), tasks=tasks
+    )
 
 
 def last_webhooks(settings: Settings) -> dict[str, datetime]:
@@ -310,18 +314,18 @@ def _letters_part(settings: Settings, report: StatusReport, reader: LetterReader
     realms = {c.company_id: c.realm_id for c in report.companies}
     summary = DeadLetterSummary(total=len(letters))
     shown: list[Letter] = []
-    for l in letters:
-        summary.by_state[l.state] = summary.by_state.get(l.state, 0) + 1
-        stage = l.letter.stage if l.letter else "malformed"
+    for lt in letters:
+        summary.by_state[lt.state] = summary.by_state.get(lt.state, 0) + 1
+        stage = lt.letter.stage if lt.letter else "malformed"
         summary.by_stage[stage] = summary.by_stage.get(stage, 0) + 1
-        if company is not None and (l.letter is None or l.letter.company_id != company):
+        if company is not None and (lt.letter is None or lt.letter.company_id != company):
             continue
-        if l.state in ("open", "malformed", "retried", "synced"):
-            shown.append(l)
+        if lt.state in ("open", "malformed", "retried", "synced"):
+            shown.append(lt)
     summary.open = summary.by_state.get("open", 0) + summary.by_state.get("malformed", 0)
     report.dead_letters = summary
-    for l in reversed(shown[-MAX_PROBLEMS:]):
-        d = l.letter
+    for lt in reversed(shown[-MAX_PROBLEMS:]):
+        d = lt.letter
         report.problems.append(
             Problem(
                 kind="dead_letter",
@@ -329,10 +333,10 @@ def _letters_part(settings: Settings, report: StatusReport, reader: LetterReader
                 realm_id=(d.realm_id if d else None) or (realms.get(d.company_id) if d and d.company_id is not None else None),
                 entity_type=d.entity_type if d else None,
                 local_id=d.local_id if d else None,
-                reason=l.summary() if d is None else d.reason,
-                since=l.at,
-                letter_id=l.id,
-                state=l.state,
+                reason=lt.summary() if d is None else d.reason,
+                since=lt.at,
+                letter_id=lt.id,
+                state=lt.state,
                 stage=d.stage if d else None,
             )
         )

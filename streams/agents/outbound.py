@@ -20,6 +20,7 @@ from collections import OrderedDict
 import psycopg
 
 from bottleneck_qbo import metrics
+from bottleneck_qbo.logs import log_context
 from connectors.debezium import DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
@@ -39,9 +40,18 @@ SYNC_BATCH = 500
 SYNC_WITHIN_S = 0.02
 
 
+def _letter_context(letter: DeadLetter) -> dict[str, object]:
+    """What the JSON log line carries (bottleneck_qbo.logs): which document, which record."""
+    o = letter.original
+    ctx = {"company_id": letter.company_id, "realm_id": letter.realm_id, "entity_type": letter.entity_type, "local_id": letter.local_id}
+    if o is not None:
+        ctx.update(topic=o.topic, partition=o.partition, offset=o.offset)
+    return {k: v for k, v in ctx.items() if v is not None}
+
+
 async def dead_letter(letter: DeadLetter) -> None:
     metrics.dead_letters.labels(letter.stage, letter.failure_type).inc()
-    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason)
+    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason, extra=_letter_context(letter))
     await deadletter_topic.send(key=letter.key(), value=letter.to_bytes())
 
 
@@ -130,13 +140,25 @@ async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> No
     rt = await get_runtime()
     for touch in docs.values():
         await rt.heal()
+        o = touch.origin
+        # every log line of this document's sync (the engine's too) carries which document and record
+        ctx = log_context(
+            company_id=touch.ref.company_id,
+            entity_type=touch.ref.entity_type,
+            local_id=touch.ref.local_id,
+            topic=o.topic if o else None,
+            partition=o.partition if o else None,
+            offset=o.offset if o else None,
+        )
         try:
             try:
-                outcome = await rt.engine.sync(touch.ref)
+                with ctx:
+                    outcome = await rt.engine.sync(touch.ref)
             except psycopg.OperationalError:
                 # the engine's own bookkeeping connection broke too: reconnect and try the document once more
                 await rt.heal()
-                outcome = await rt.engine.sync(touch.ref)
+                with ctx:
+                    outcome = await rt.engine.sync(touch.ref)
         except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
             log.exception("sync: unexpected error on %s", touch.ref)
             await dead_letter(
