@@ -112,12 +112,18 @@ class Json(JsonFormatter):
             json_ensure_ascii=False,
         )
 
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatException(ei))
+
 
 class Text(logging.Formatter):
     """``time LEVEL logger: message  key=value ...`` (the context after the message)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return redact(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

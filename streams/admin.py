@@ -84,7 +84,10 @@ async def readiness() -> tuple[bool, dict[str, Any]]:
     global _ready_cache
     if _ready_cache and time.monotonic() - _ready_cache[0] < READY_TTL_S:
         return _ready_cache[1], _ready_cache[2]
-    assigned = len(app.consumer.assignment()) if app.consumer else 0
+    try:
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+    except Exception:  # ConsumerNotStarted while the worker starts: not ready, not a 500
+        assigned = 0
     pg_ok, kafka_ok = await asyncio.gather(_postgres_answers(), _kafka_answers())
     checks = {
         "assigned_partitions": assigned,

@@ -77,13 +77,21 @@ def _resync(company: int, entities: list[str] | None, *, wait: bool = False, tim
     typer.echo(f"queued {len(queued)} document(s) of company {company} for sync")
     if not wait or not queued:
         return
-    deadline = _time.monotonic() + timeout
+    t0 = _time.monotonic()
+    deadline = t0 + timeout
     shown = 0
+    tty = sys.stderr.isatty()
+    # On a terminal, click's bar (with ETA); in a log or a pipe, a line per change.
     with typer.progressbar(length=len(queued), label="synced", show_eta=True, show_pos=True, file=sys.stderr) as bar:
         while True:
             prog = follow_once(s, queued, started)
-            bar.update(prog.done - shown)
-            shown = prog.done
+            if prog.done != shown:
+                bar.update(prog.done - shown)
+                if not tty:
+                    rate = prog.done / max(_time.monotonic() - t0, 1e-3)
+                    eta = (prog.total - prog.done) / rate if rate else 0.0
+                    typer.echo(f"synced {prog.done}/{prog.total} (ETA {eta:.0f}s)", err=True)
+                shown = prog.done
             if prog.done >= prog.total:
                 break
             if _time.monotonic() > deadline:

@@ -283,9 +283,10 @@ def drop(settings: Settings, letters: Sequence[Letter], *, by: str = "cli") -> N
 def _mark(settings: Settings, letters: Sequence[Letter], action: str, by: str) -> None:
     with reach.pg(settings, autocommit=True) as conn:
         for lt in letters:
+            # jsonb refuses \u0000 (a malformed letter may hold NULs): keep it as the text "\u0000"
             conn.execute(
                 "insert into qbo_sync.deadletter_actions (topic, letter_id, action, acted_by, letter) values (%s, %s, %s, %s, %s)"
                 " on conflict (topic, letter_id) do update set action = excluded.action, acted_by = excluded.acted_by, acted_at = now()",
-                (settings.deadletter_topic, lt.id, action, by, json.dumps(lt.to_dict(), default=str)),
+                (settings.deadletter_topic, lt.id, action, by, json.dumps(lt.to_dict(), default=str).replace("\\u0000", "\\\\u0000")),
             )
             lt.action = action
