@@ -112,7 +112,7 @@ class Json(JsonFormatter):
             json_ensure_ascii=False,
         )
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, ei: Any) -> str:
         return redact(super().formatException(ei))
 
 
@@ -122,7 +122,7 @@ class Text(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, ei: Any) -> str:
         return redact(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
