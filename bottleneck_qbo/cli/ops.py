@@ -94,7 +94,7 @@ def _print_status(r: Any) -> None:
                 p.state or "",
                 p.company_id,
                 f"{p.entity_type or '-'} {p.local_id or ''}",
-                p.reason[:90],
+                p.reason[:110],
             ]
             for p in r.problems
         ]

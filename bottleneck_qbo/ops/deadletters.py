@@ -75,7 +75,8 @@ class Letter:
         d = self.letter
         what = f"{d.entity_type} {d.local_id}" if d.entity_type else (d.original.topic if d.original else "?")
         company = f"company {d.company_id} " if d.company_id is not None else (f"realm {d.realm_id} " if d.realm_id else "")
-        return f"{d.stage}/{d.failure_type} {company}{what}: {d.reason}"
+        reason = d.reason.removeprefix(f"{what}: ")  # mappers already name the document
+        return f"{d.stage}/{d.failure_type} {company}{what}: {reason}"
 
 
 def letter_id(partition: int, offset: int) -> str:
