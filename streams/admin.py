@@ -186,7 +186,16 @@ class AdminListener(mode.Service):
             return
         self._runner = web.AppRunner(make_app(), access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, settings.admin_host, settings.admin_port).start()
+        try:
+            await web.TCPSite(self._runner, settings.admin_host, settings.admin_port).start()
+        except OSError as exc:
+            # Several workers on one host: the first serves the page; the others keep syncing without it.
+            log.warning(
+                "admin listener not started on %s:%s (%s); another worker may serve it", settings.admin_host, settings.admin_port, exc
+            )
+            await self._runner.cleanup()
+            self._runner = None
+            return
         log.info("admin listener (status page, /metrics, /health) on http://%s:%s/", settings.admin_host, settings.admin_port)
 
     async def on_stop(self) -> None:
