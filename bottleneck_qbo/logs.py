@@ -113,7 +113,7 @@ class Json(JsonFormatter):
         )
 
     def formatException(self, ei: Any) -> str:
-        return redact(super().formatException(ei))
+        return redact(str(super().formatException(ei)))
 
 
 class Text(logging.Formatter):
@@ -123,7 +123,7 @@ class Text(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     def formatException(self, ei: Any) -> str:
-        return redact(super().formatException(ei))
+        return redact(str(super().formatException(ei)))
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

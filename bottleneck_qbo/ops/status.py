@@ -310,6 +310,8 @@ def last_webhooks(settings: Settings) -> dict[str, datetime]:
 
 def _letters_part(settings: Settings, report: StatusReport, reader: LetterReader, company: int | None) -> None:
     letters = reader.refresh()
+    if company is not None:
+        letters = [lt for lt in letters if lt.letter is not None and lt.letter.company_id == company]
     annotate(settings, letters)
     realms = {c.company_id: c.realm_id for c in report.companies}
     summary = DeadLetterSummary(total=len(letters))
@@ -318,8 +320,6 @@ def _letters_part(settings: Settings, report: StatusReport, reader: LetterReader
         summary.by_state[lt.state] = summary.by_state.get(lt.state, 0) + 1
         stage = lt.letter.stage if lt.letter else "malformed"
         summary.by_stage[stage] = summary.by_stage.get(stage, 0) + 1
-        if company is not None and (lt.letter is None or lt.letter.company_id != company):
-            continue
         if lt.state in ("open", "malformed", "retried", "synced"):
             shown.append(lt)
     summary.open = summary.by_state.get("open", 0) + summary.by_state.get("malformed", 0)

@@ -76,7 +76,9 @@ def dead_customer(pipeline: Pipeline, db: psycopg.Connection[Any], company: Comp
     def found() -> dict[str, Any] | None:
         return next((d for d in letters("--company", str(company.id)) if d["local_id"] == str(cust)), None)
 
-    return cust, wait_until(found, timeout=60, what="the dead letter of the too-long customer", interval=0.5)
+    letter = wait_until(found, timeout=60, what="the dead letter of the too-long customer", interval=0.5)
+    assert letter is not None
+    return cust, letter
 
 
 async def test_status_counts_lag_slot_connector_and_tokens(
@@ -143,6 +145,7 @@ async def test_deadletters_by_id_retry_once_drop_and_malformed(
 
     # Fixed, then re-driven by id: it syncs, and nothing is left open.
     db.execute("update customers set name = %s where id = %s", (f"Short {company.tag}", cust))
+    assert lid3 is not None
     by_id = cli("deadletters", "retry", lid3)
     assert by_id.returncode == 0 and _redriven(by_id.stdout) == [lid3]
     await qbo.wait_one("Customer", f"DisplayName = 'Short {company.tag}'")
@@ -281,7 +284,7 @@ async def test_health_metrics_on_the_admin_listener(pipeline: Pipeline, db: psyc
         return None
 
     rec = wait_until(logged, timeout=30, what="the dead letter's JSON log line")
-    assert rec["entity_type"] == "customer" and rec["level"] == "WARNING"
+    assert rec is not None and rec["entity_type"] == "customer" and rec["level"] == "WARNING"
 
 
 async def test_ready_is_503_until_partitions_are_assigned(pipeline: Pipeline) -> None:

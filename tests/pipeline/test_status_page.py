@@ -85,6 +85,7 @@ async def test_dead_letter_seen_on_the_page_then_redriven_and_synced(
 
     browser.get(f"http://{pipeline.settings.admin_host}:{pipeline.settings.admin_port}/?company={company.id}")
     row = wait_until(lambda: _row(browser, "customer", customer), timeout=60, what="the dead letter on the status page")
+    assert row is not None
     letter_id = row["letter_id"]
     assert row["state"] == "open"
     assert "QuickBooks allows 100" in row["reason"]
@@ -103,7 +104,9 @@ async def test_dead_letter_seen_on_the_page_then_redriven_and_synced(
         r = _row(browser, "customer", customer)
         return r if r is not None and r["state"] == "synced" else None
 
-    link = wait_until(synced, timeout=60, what="the letter's row turned synced")["link"]
+    turned = wait_until(synced, timeout=60, what="the letter's row turned synced")
+    assert turned is not None
+    link = turned["link"]
     qbo_customer = await qbo.wait_one("Customer", f"DisplayName = 'Fixed {company.tag}'")
     assert link.endswith(f"/v3/company/{company.realm}/customer/{qbo_customer['Id']}")
     if os.environ.get("BQ_UPDATE_SCREENSHOT") == "1":
