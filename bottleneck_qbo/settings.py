@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # once, without waiting for the session timeout. Must be unique per worker and stable across restarts
     # (e.g. the pod or container name); empty = dynamic membership.
     worker_instance_id: str = Field(default="", description="static consumer group member id of this worker")
+    # admin listener (streams/admin.py): status page, /metrics, /health/* -- never on the public webhook port
+    admin_host: str = Field(default="127.0.0.1", description="interface of the worker's admin listener (status page, metrics)")
+    admin_port: int = Field(default=6067, description="port of the worker's admin listener; 0 disables it")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="worker logs: json lines, text, or auto (text on a TTY)"
+    )
     webhook_verifier_token: SecretStr = SecretStr("dev-verifier-token")
     webhook_max_body_bytes: int = 1_048_576
     cdc_poll_interval_s: float = 30.0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System prerequisites of the local stack and the tests (Debian/Ubuntu): PostgreSQL 15+ server binaries,
-# a JDK 17+, Maven, make and Python's venv. Installs only what is missing; a quick no-op when all present.
+# a JDK 17+, Maven, make, Python's venv, and Chromium + its WebDriver (the status page's browser test,
+# tests/pipeline/test_status_page.py; Playwright's own browser download is not used). Installs only what is missing; a quick no-op when all present.
 # Other systems: install the equivalents yourself (PostgreSQL 15+ with initdb on PATH, JDK 17+, Maven 3,
 # Python 3.11+ with venv, make).
 set -euo pipefail
@@ -29,9 +30,11 @@ have_java17 || missing+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v make >/dev/null 2>&1 || missing+=(make)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "prerequisites present (PostgreSQL 15+, JDK 17+, Maven, make, python3-venv)"
+  echo "prerequisites present (PostgreSQL 15+, JDK 17+, Maven, make, python3-venv, chromium, chromium-driver)"
   exit 0
 fi
 

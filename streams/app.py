@@ -60,7 +60,7 @@ deadletter_topic = app.topic(settings.deadletter_topic, key_type=bytes, value_ty
 
 def register_modules() -> None:
     """Import the agent modules so their decorators register with ``app`` (explicit, not autodiscovery)."""
-    from streams import web  # noqa: F401
+    from streams import admin, web  # noqa: F401
     from streams.agents import inbound, outbound  # noqa: F401
 
     drop_builtin_views()

@@ -27,6 +27,23 @@ class Health(View):
         return self.json({"ready": ready, "assigned_partitions": assigned, "rebalancing": app.rebalancing})
 
 
+@app.page("/health/live")
+class HealthLive(View):
+    async def get(self, request: Request) -> Response:
+        return self.json({"live": True})
+
+
+@app.page("/health/ready")
+class HealthReady(View):
+    """503 until partitions are assigned and Postgres and Kafka answer (streams.admin.readiness)."""
+
+    async def get(self, request: Request) -> Response:
+        from streams.admin import readiness
+
+        ready, checks = await readiness()
+        return self.json({"ready": ready, **checks}, status=200 if ready else 503)
+
+
 @app.page("/metrics")
 class Metrics(View):
     async def get(self, request: Request) -> Response:

@@ -236,7 +236,7 @@ def replay_run(settings: Settings) -> dict[str, float]:
     worker = Worker(settings)
     worker.stop()
     writes_before = _sandbox_writes(settings)
-    reset_offsets(settings.kafka_bootstrap, settings.worker_id, [CDC_TOPICS])
+    reset_offsets(settings, settings.worker_id, [CDC_TOPICS])
     total = _total_messages(settings.kafka_bootstrap, CDC_TOPICS)
     t0 = time.perf_counter()
     worker.start()

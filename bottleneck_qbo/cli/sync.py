@@ -1,4 +1,4 @@
-"""Operating the sync: worker, connect, publish, resync, replay, resnapshot, dead letters, state."""
+"""Operating the sync: worker, connect, publish, resync, replay, resnapshot, state."""
 
 from __future__ import annotations
 
@@ -12,22 +12,28 @@ import typer
 
 from bottleneck_qbo.settings import get_settings
 
-deadletters_app = typer.Typer(no_args_is_help=True, help="Inspect and re-drive the dead-letter topic.")
-
 
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 
 
-def worker(loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "info") -> None:
-    """Run a Faust worker (outbound sync, webhook receiver, payments) in the foreground."""
+def worker(
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l")] = "info",
+    log_format: Annotated[str | None, typer.Option(help="json, text or auto: text on a terminal (default: BQ_LOG_FORMAT)")] = None,
+) -> None:
+    """Run a Faust worker (outbound sync, webhook receiver, payments) in the foreground.
+    Public port BQ_WORKER_WEB_PORT (webhooks, OAuth callback); admin port BQ_ADMIN_PORT (status page, metrics)."""
     from faust.worker import Worker
 
+    from bottleneck_qbo.logs import logging_config, register_settings_secrets
     from streams.app import app, register_modules
 
+    s = get_settings()
+    register_settings_secrets(s)
     register_modules()
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    config = logging_config(loglevel, log_format or s.log_format, sys.stdout)
+    Worker(app, loglevel=loglevel, logging_config=config).execute_from_commandline()
 
 
 def connect(
@@ -56,23 +62,58 @@ def connect(
         _resync(company, None)
 
 
-def _resync(company: int, entities: list[str] | None) -> None:
-    from bottleneck_qbo.ops.resync import company_refs, enqueue_documents
+def _resync(company: int, entities: list[str] | None, *, wait: bool = False, timeout: float = 600.0) -> None:
+    import time as _time
+    from datetime import UTC
+
+    from bottleneck_qbo.ops import reach
+    from bottleneck_qbo.ops.resync import company_refs, enqueue_tracked, follow_once
 
     s = get_settings()
+    reach.kafka_check(s)
     refs = company_refs(s.postgres_dsn, company, entities)
-    with typer.progressbar(length=len(refs), label=f"queueing company {company}'s documents") as bar:
-        n = enqueue_documents(s.kafka_bootstrap, s.documents_topic, refs, progress=bar.update)
-    typer.echo(f"queued {n} document(s) of company {company} for sync")
+    started = datetime.now(UTC)
+    queued = enqueue_tracked(s, refs)
+    typer.echo(f"queued {len(queued)} document(s) of company {company} for sync")
+    if not wait or not queued:
+        return
+    t0 = _time.monotonic()
+    deadline = t0 + timeout
+    shown = 0
+    tty = sys.stderr.isatty()
+    # On a terminal, click's bar (with ETA); in a log or a pipe, a line per change.
+    with typer.progressbar(length=len(queued), label="synced", show_eta=True, show_pos=True, file=sys.stderr) as bar:
+        while True:
+            prog = follow_once(s, queued, started)
+            if prog.done != shown:
+                bar.update(prog.done - shown)
+                if not tty:
+                    rate = prog.done / max(_time.monotonic() - t0, 1e-3)
+                    eta = (prog.total - prog.done) / rate if rate else 0.0
+                    typer.echo(f"synced {prog.done}/{prog.total} (ETA {eta:.0f}s)", err=True)
+                shown = prog.done
+            if prog.done >= prog.total:
+                break
+            if _time.monotonic() > deadline:
+                _fail(
+                    f"{prog.total - prog.done} of {prog.total} document(s) not processed after {timeout:.0f}s; "
+                    "is the worker running? (bottleneck-qbo status)"
+                )
+            _time.sleep(0.5)
+    typer.echo(
+        f"done: {prog.synced} written to QBO, {prog.unchanged} already up to date, {prog.parked} parked (see `bottleneck-qbo status`)"
+    )
 
 
 def resync(
     company: Annotated[int, typer.Option(help="Bottleneck company id")],
     entity: Annotated[list[str] | None, typer.Option(help="entity types (default: all)")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="follow the documents until the worker has synced them (progress bar, ETA)")] = False,
+    timeout: Annotated[float, typer.Option(help="with --wait: give up after this many seconds")] = 600.0,
 ) -> None:
     """Queue a company's rows for sync now (unchanged ones make no QBO call)."""
     try:
-        _resync(company, entity)
+        _resync(company, entity, wait=wait, timeout=timeout)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -94,22 +135,35 @@ def publish(
     typer.echo(f"publish requested: {entity} {id} of company {company}")
 
 
+def _replay_time(to: str) -> datetime | None:
+    if to == "earliest":
+        return None
+    try:
+        when = datetime.fromisoformat(to)
+    except ValueError:
+        raise typer.BadParameter(f"{to!r}: use 'earliest' or an ISO time, e.g. 2026-11-01T00:00:00+00:00", param_hint="--to") from None
+    return when if when.tzinfo else when.astimezone()
+
+
 def replay(
     to: Annotated[str, typer.Option(help="'earliest' or an ISO time, e.g. 2026-11-01T00:00:00+00:00")] = "earliest",
     topics: Annotated[str, typer.Option(help="regex of topics to rewind")] = r"bottleneck\.public\..+",
-    group: Annotated[str | None, typer.Option(help="consumer group (default: the worker's id)")] = None,
+    group: Annotated[str | None, typer.Option(help="consumer group (default: the worker's id, BQ_WORKER_ID)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the offsets it would set, change nothing")] = False,
 ) -> None:
     """Rewind the worker's consumer group (stop the worker first); restart it to replay."""
     from bottleneck_qbo.ops.replay import ReplayError, reset_offsets
 
     s = get_settings()
-    when = None if to == "earliest" else datetime.fromisoformat(to)
+    when = _replay_time(to)
     try:
-        moved = reset_offsets(s.kafka_bootstrap, group or s.worker_id, [topics], to_time=when)
+        moved = reset_offsets(s, group or s.worker_id, [topics], to_time=when, dry_run=dry_run)
     except ReplayError as exc:
         _fail(str(exc))
-    for tp, off in moved.items():
-        typer.echo(f"{tp} -> {off}")
+    for tp, (old, new) in moved.items():
+        typer.echo(f"{tp} {'-' if old is None else old} -> {new}")
+    if dry_run:
+        typer.echo(f"dry run: {len(moved)} partition(s) would move; nothing changed")
 
 
 def resnapshot(
@@ -127,43 +181,20 @@ def resnapshot(
     typer.echo(f"snapshot requested ({signal})")
 
 
-@deadletters_app.command("list")
-def deadletters_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Print the dead letters currently on the topic."""
-    from bottleneck_qbo.ops.deadletters import read_all
-
-    s = get_settings()
-    for partition, offset, letter in read_all(s.kafka_bootstrap, s.deadletter_topic):
-        if as_json:
-            typer.echo(json.dumps({"partition": partition, "offset": offset, **letter.model_dump(mode="json")}))
-        else:
-            what = f"{letter.entity_type} {letter.local_id}" if letter.entity_type else (letter.original.topic if letter.original else "?")
-            typer.echo(f"[{partition}:{offset}] {letter.at:%Y-%m-%d %H:%M:%S} {letter.stage}/{letter.failure_type} {what}: {letter.reason}")
-
-
-@deadletters_app.command("redrive")
-def deadletters_redrive(
-    stage: Annotated[str | None, typer.Option(help="only letters of this stage (decode, route, sync, inbound)")] = None,
-) -> None:
-    """Send dead letters back through the pipeline (after fixing their cause)."""
-    from bottleneck_qbo.ops.deadletters import read_all, redrive
-
-    s = get_settings()
-    letters = [letter for _, _, letter in read_all(s.kafka_bootstrap, s.deadletter_topic) if stage in (None, letter.stage)]
-    typer.echo(f"re-drove {redrive(s.kafka_bootstrap, s.documents_topic, letters)} of {len(letters)} dead letter(s)")
-
-
 def state(
     company: Annotated[int, typer.Option()],
     entity: Annotated[str | None, typer.Option()] = None,
     id: Annotated[int | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON (the default when stdout is not a terminal)")] = False,
 ) -> None:
     """Per-record sync state: QBO id, SyncToken, last sync, and anything parked (waiting, conflict, dead)."""
-    import psycopg
     from psycopg.rows import dict_row
 
+    from bottleneck_qbo.cli.output import table
+    from bottleneck_qbo.ops import reach
+
     where: list[str] = ["company_id = %s"]
-    args: list[int | str] = [company]
+    args: list[object] = [company]
     if entity:
         where.append("entity_type = %s")
         args.append(entity)
@@ -171,7 +202,7 @@ def state(
         where.append("local_id = %s")
         args.append(id)
     cond = " and ".join(where)
-    with psycopg.connect(get_settings().postgres_dsn, row_factory=dict_row) as conn:
+    with reach.pg(get_settings(), row_factory=dict_row) as conn:
         synced = conn.execute(
             "select entity_type, local_id, qbo_entity, qbo_id, sync_token, status, last_error, synced_at"
             f" from qbo_sync.id_map where {cond} order by entity_type, local_id",
@@ -182,8 +213,33 @@ def state(
             f" from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
-    json.dump({"synced": synced, "parked": parked}, sys.stdout, default=str, indent=2)
-    sys.stdout.write("\n")
+    if as_json or not sys.stdout.isatty():
+        json.dump({"synced": synced, "parked": parked}, sys.stdout, default=str, indent=2)
+        sys.stdout.write("\n")
+        return
+    parked_by = {(p["entity_type"], p["local_id"]): p for p in parked}
+    rows = []
+    for m in synced:
+        p = parked_by.pop((m["entity_type"], m["local_id"]), None)
+        when = f"{m['synced_at']:%Y-%m-%d %H:%M:%S}" if m["synced_at"] else ""
+        rows.append(
+            [
+                m["entity_type"],
+                m["local_id"],
+                m["qbo_entity"],
+                m["qbo_id"] or "",
+                m["sync_token"] or "",
+                p["state"] if p else m["status"],
+                when,
+                (p["reason"] if p else m["last_error"] or "")[:70],
+            ]
+        )
+    for p in parked_by.values():
+        rows.append([p["entity_type"], p["local_id"], "", "", "", p["state"], "", p["reason"][:70]])
+    if not rows:
+        typer.echo(f"nothing recorded for company {company}" + (f" {entity}" if entity else "") + (f" {id}" if id is not None else ""))
+        return
+    typer.echo(table(["entity", "id", "qbo entity", "qbo id", "sync token", "state", "synced at (UTC)", "reason"], rows))
 
 
 def register(app: typer.Typer) -> None:
@@ -194,4 +250,3 @@ def register(app: typer.Typer) -> None:
     app.command()(replay)
     app.command()(resnapshot)
     app.command()(state)
-    app.add_typer(deadletters_app, name="deadletters")

@@ -13,8 +13,8 @@ from datetime import datetime
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from bottleneck_qbo.kafka_config import kafka_python_kwargs
-from bottleneck_qbo.settings import get_settings
+from bottleneck_qbo.ops import reach
+from bottleneck_qbo.settings import Settings
 
 
 class ReplayError(RuntimeError):
@@ -27,17 +27,20 @@ def matching_topics(consumer: KafkaConsumer, patterns: list[str]) -> list[str]:
     return [t for t in topics if any(r.fullmatch(t) for r in regexes)]
 
 
-def reset_offsets(bootstrap: str, group_id: str, topic_patterns: list[str], *, to_time: datetime | None = None) -> dict[str, int]:
+def reset_offsets(
+    settings: Settings, group_id: str, topic_patterns: list[str], *, to_time: datetime | None = None, dry_run: bool = False
+) -> dict[str, tuple[int | None, int]]:
     """Commit new offsets for ``group_id`` on every partition of the matching topics.
 
     ``to_time=None`` means the beginning; otherwise the first offset at or after that time (the end
-    when nothing is that new). Returns {"topic[partition]": offset}.
+    when nothing is that new). Returns {"topic[partition]": (committed before, new offset)}; with
+    ``dry_run`` nothing is committed.
     """
-    consumer = KafkaConsumer(**kafka_python_kwargs(get_settings(), bootstrap), group_id=group_id, enable_auto_commit=False)
+    consumer = reach.kafka_consumer(settings, group_id=group_id, enable_auto_commit=False)
     try:
         topics = matching_topics(consumer, topic_patterns)
         if not topics:
-            raise ReplayError(f"no topic matches {topic_patterns}")
+            raise ReplayError(f"no topic matches {topic_patterns}; list them with `bottleneck-qbo status` or kafka-topics")
         parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(parts)
         if to_time is None:
@@ -47,12 +50,14 @@ def reset_offsets(bootstrap: str, group_id: str, topic_patterns: list[str], *, t
             found = consumer.offsets_for_times(dict.fromkeys(parts, ts))
             ends = consumer.end_offsets(parts)
             targets = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in parts}
-        try:
-            consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in targets.items()})
-        except Exception as exc:  # kafka-python raises CommitFailedError / UnknownMemberId variants
-            raise ReplayError(
-                f"could not move offsets of group {group_id!r} ({exc}); stop the worker first (bottleneck-qbo stack down --only worker)"
-            ) from exc
-        return {f"{tp.topic}[{tp.partition}]": off for tp, off in sorted(targets.items())}
+        before = {tp: consumer.committed(tp) for tp in parts}
+        if not dry_run:
+            try:
+                consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in targets.items()})
+            except Exception as exc:  # kafka-python raises CommitFailedError / UnknownMemberId variants
+                raise ReplayError(
+                    f"could not move offsets of group {group_id!r} ({exc}); stop the worker first (bottleneck-qbo stack down --only worker)"
+                ) from exc
+        return {f"{tp.topic}[{tp.partition}]": (before[tp], off) for tp, off in sorted(targets.items())}
     finally:
         consumer.close()

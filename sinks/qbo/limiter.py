@@ -140,6 +140,12 @@ class LimiterRegistry:
         for limiters in self._by_loop.values():
             limiters.pop(realm_id, None)
 
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Realm -> (requests in the current window, the window's limit), for the running loop's limiters
+        (the worker's /metrics: QBO budget used per realm)."""
+        limiters = self._by_loop.get(asyncio.get_running_loop(), {})
+        return {realm: (lim._requests.in_window(), lim.config.requests_per_window) for realm, lim in limiters.items()}
+
     def for_realm(self, realm_id: str) -> RealmLimiter:
         loop = asyncio.get_running_loop()
         limiters = self._by_loop.setdefault(loop, {})

@@ -22,6 +22,7 @@ from typing import Any
 from faust.types import StreamT
 
 from bottleneck_qbo import metrics
+from bottleneck_qbo.logs import log_context
 from connectors.debezium import ChangeEvent, DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
@@ -43,11 +44,20 @@ SYNC_BATCH = 500
 SYNC_WITHIN_S = 0.02
 
 
+def _letter_context(letter: DeadLetter) -> dict[str, object]:
+    """What the JSON log line carries (bottleneck_qbo.logs): which document, which record."""
+    o = letter.original
+    ctx = {"company_id": letter.company_id, "realm_id": letter.realm_id, "entity_type": letter.entity_type, "local_id": letter.local_id}
+    if o is not None:
+        ctx.update(topic=o.topic, partition=o.partition, offset=o.offset)
+    return {k: v for k, v in ctx.items() if v is not None}
+
+
 async def dead_letter(letter: DeadLetter) -> None:
     """Returns once the broker has acknowledged the letter (retrying until it does): only then may the
     offset of the record it stands for move."""
     metrics.dead_letters.labels(letter.stage, letter.failure_type).inc()
-    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason[:2000])
+    log.warning("dead-letter %s/%s: %s", letter.stage, letter.failure_type, letter.reason[:2000], extra=_letter_context(letter))
     await send_dead_letter(deadletter_topic, letter, settings.deadletter_max_bytes)
 
 
@@ -150,8 +160,19 @@ def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tupl
 async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> None:
     rt = await get_runtime()
     for touch in docs.values():
+        o = touch.origin
+        # every log line of this document's sync (the engine's too) carries which document and record
+        ctx = log_context(
+            company_id=touch.ref.company_id,
+            entity_type=touch.ref.entity_type,
+            local_id=touch.ref.local_id,
+            topic=o.topic if o else None,
+            partition=o.partition if o else None,
+            offset=o.offset if o else None,
+        )
         try:
-            outcome = await rt.engine.sync(touch.ref)
+            with ctx:
+                outcome = await rt.engine.sync(touch.ref)
         except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
             log.exception("sync: unexpected error on %s", touch.ref)
             await dead_letter(

@@ -47,15 +47,15 @@ def bottleneck_db(private_pg_dsn: str) -> Iterator[str]:
 def _create_bottleneck(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(FIXTURE_SCHEMA.read_text(encoding="utf-8"))
-        company = conn.execute("insert into companies (name) values ('Acme') returning id").fetchone()[0]  # type: ignore[index]
-        customer = conn.execute("insert into customers (company_id, name) values (%s, 'Zed') returning id", (company,)).fetchone()[0]  # type: ignore[index]
+        company = conn.execute("insert into companies (name) values ('Acme') returning id").fetchone()[0]
+        customer = conn.execute("insert into customers (company_id, name) values (%s, 'Zed') returning id", (company,)).fetchone()[0]
         item = conn.execute(
             "insert into items (company_id, sku, name, kind) values (%s, 'W-1', 'Widget', 'service') returning id", (company,)
-        ).fetchone()[0]  # type: ignore[index]
+        ).fetchone()[0]
         order = conn.execute(
             "insert into sales_orders (company_id, customer_id, number, order_date) values (%s, %s, 'SO-1', current_date) returning id",
             (company, customer),
-        ).fetchone()[0]  # type: ignore[index]
+        ).fetchone()[0]
         conn.execute(
             "insert into sales_order_lines (sales_order_id, line_no, item_id, quantity, unit_price) values (%s, 1, %s, 3, 12.50)",
             (order, item),

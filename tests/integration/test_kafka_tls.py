@@ -135,7 +135,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     base = tmp_path_factory.mktemp("kafka-tls")
     certs = base / "certs"
     _make_certs(certs)
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, run_dir=base / "run", kafka_port=_free_port(), kafka_controller_port=_free_port(), kafka_heap="-Xms128m -Xmx384m"
     )
     kafka = TlsKafka(settings, certs, _free_port(), _free_port())
@@ -156,7 +156,7 @@ def _sasl(b: Broker, **kw: Any) -> Settings:
         "kafka_ssl_cafile": b.certs / "ca.pem",
         "topic_prefix": f"t{uuid.uuid4().hex[:6]}",
     }
-    return Settings(_env_file=None, **(base | kw))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **(base | kw))
 
 
 def _roundtrip_kafka_python(s: Settings, topic: str) -> bytes:
@@ -219,7 +219,7 @@ def test_another_ca_or_a_wrong_password_is_refused(broker: Broker) -> None:
 
 def test_mutual_tls_needs_the_client_certificate(broker: Broker) -> None:
     c = broker.certs
-    mtls = Settings(  # type: ignore[call-arg]
+    mtls = Settings(
         _env_file=None,
         kafka_bootstrap_servers=broker.ssl,
         kafka_security_protocol="SSL",
@@ -228,7 +228,7 @@ def test_mutual_tls_needs_the_client_certificate(broker: Broker) -> None:
         kafka_ssl_keyfile=c / "client.key",
     )
     assert _roundtrip_kafka_python(mtls, f"mtls-{uuid.uuid4().hex[:6]}") == b"over tls"
-    no_cert = Settings(_env_file=None, kafka_bootstrap_servers=broker.ssl, kafka_security_protocol="SSL", kafka_ssl_cafile=c / "ca.pem")  # type: ignore[call-arg]
+    no_cert = Settings(_env_file=None, kafka_bootstrap_servers=broker.ssl, kafka_security_protocol="SSL", kafka_ssl_cafile=c / "ca.pem")
     _refused(no_cert)
 
 

@@ -91,7 +91,7 @@ def tls_pg() -> Iterator[TlsPg]:
 
 def _settings(tls_pg: TlsPg, **kw: Any) -> Settings:
     base: dict[str, Any] = {"pg_host": "localhost", "pg_port": tls_pg.port, "pg_user": "bq", "pg_database": "postgres"}
-    return Settings(_env_file=None, **(base | kw))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **(base | kw))
 
 
 def test_verify_full_with_the_right_ca_connects_over_tls(tls_pg: TlsPg) -> None:

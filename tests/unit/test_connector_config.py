@@ -29,7 +29,7 @@ def test_include_list_equals_the_publication_and_the_decoder_tables() -> None:
 
 def test_topics_debezium_creates_get_the_configured_sizing() -> None:
     config = connectors.load("bottleneck-postgres")
-    env = cdc_env(Settings(_env_file=None, topic_replication_factor=3, cdc_topic_partitions=2, topic_retention_ms=604800000))  # type: ignore[call-arg]
+    env = cdc_env(Settings(_env_file=None, topic_replication_factor=3, cdc_topic_partitions=2, topic_retention_ms=604800000))
     resolved = {k: re.sub(r"\$\{env:([A-Z0-9_]+)\}", lambda m: env[m.group(1)], v) for k, v in config.items()}
     assert resolved["topic.creation.default.replication.factor"] == "3"
     assert resolved["topic.creation.default.partitions"] == "2"
@@ -39,6 +39,6 @@ def test_topics_debezium_creates_get_the_configured_sizing() -> None:
 def test_topic_specs_follow_the_settings() -> None:
     from streams.topics import topic_specs
 
-    specs = {s.name: s for s in topic_specs(Settings(_env_file=None, topic_retention_ms=86400000))}  # type: ignore[call-arg]
+    specs = {s.name: s for s in topic_specs(Settings(_env_file=None, topic_retention_ms=86400000))}
     assert specs["bottleneck.public.customers"].config == {"retention.ms": "86400000"}
     assert specs["qbo.deadletter"].config == {"retention.ms": "86400000"}

@@ -74,7 +74,8 @@ def test_makefile_and_ci_install_from_the_lock() -> None:
     make = (ROOT / "Makefile").read_text()
     assert "pip install -q --require-hashes -r requirements-dev.lock" in make
     assert "pip install -q --no-deps --no-build-isolation -e ." in make
-    assert "$(BIN)/bottleneck-qbo: pyproject.toml requirements-dev.lock" in make
+    target = next(line for line in make.splitlines() if line.startswith("$(BIN)/bottleneck-qbo:"))
+    assert "requirements-dev.lock" in target.split(), "a changed lock must re-install the venv"
     assert "make test" in (ROOT / ".ci/run").read_text()
 
 
@@ -90,5 +91,5 @@ def test_env_example_names_only_real_settings_and_is_accepted_in_intuit_mode() -
     assert values["BQ_PG_SSLMODE"] == "verify-full"
     files = {k for k in values if k.endswith(("_CAFILE", "_SSLROOTCERT"))}
     given = {k[3:].lower(): v for k, v in values.items() if k not in files}
-    s = Settings(_env_file=None, **given)  # type: ignore[call-arg,arg-type]
+    s = Settings(_env_file=None, **given)  # type: ignore[arg-type]
     assert s.topic_replication_factor == 3

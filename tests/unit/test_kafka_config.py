@@ -17,7 +17,7 @@ CA = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificat
 
 
 def _settings(**kw: Any) -> Settings:
-    return Settings(_env_file=None, **kw)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **kw)
 
 
 CASES: dict[str, dict[str, Any]] = {

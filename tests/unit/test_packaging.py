@@ -50,7 +50,7 @@ def test_product_wheel_has_no_infra(tmp_path: Path) -> None:
 
 def test_infra_package_carries_its_data_files(tmp_path: Path) -> None:
     infra = REPO / "infra"
-    tree = _copy(tmp_path, [p.name for p in infra.iterdir() if p.is_file()], ["migrations", "qbo_sandbox", "stack"], base=infra)
+    tree = _copy(tmp_path, [p.name for p in infra.iterdir() if p.is_file()], ["bottleneck", "qbo_sandbox", "stack"], base=infra)
     names = _wheel_files(tree, tmp_path)
     assert {"infra/pom.xml", "infra/bottleneck/schema.sql", "infra/stack/log4j2.properties"} <= set(names)
     assert {n.split("/")[0] for n in names} == {"infra", "bottleneck_qbo_infra-0.1.0.dist-info"}

@@ -24,7 +24,7 @@ SAFE: dict[str, Any] = {
 
 
 def _settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **(SAFE | overrides))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **(SAFE | overrides))
 
 
 def test_a_complete_intuit_configuration_is_accepted() -> None:
@@ -32,7 +32,7 @@ def test_a_complete_intuit_configuration_is_accepted() -> None:
 
 
 def test_local_mode_keeps_its_development_defaults() -> None:
-    assert Settings(_env_file=None).webhook_verifier_token.get_secret_value() == "dev-verifier-token"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).webhook_verifier_token.get_secret_value() == "dev-verifier-token"
 
 
 @pytest.mark.parametrize(
@@ -84,4 +84,4 @@ def test_the_worker_names_a_plain_http_token_url() -> None:
 
 def test_sasl_needs_its_credentials() -> None:
     with pytest.raises(ValidationError, match="BQ_KAFKA_SASL_MECHANISM must be set when BQ_KAFKA_SECURITY_PROTOCOL=SASL_SSL"):
-        Settings(_env_file=None, kafka_security_protocol="SASL_SSL")  # type: ignore[call-arg]
+        Settings(_env_file=None, kafka_security_protocol="SASL_SSL")
