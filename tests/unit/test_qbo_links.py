@@ -20,8 +20,8 @@ def test_real_qbo_links_to_the_web_app() -> None:
         "qbo_token_url": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
         "qbo_redirect_uri": "https://sync.example.com/oauth/callback",
     }
-    prod = Settings(_env_file=None, qbo_environment="intuit", qbo_base_url="https://quickbooks.api.intuit.com", **keys)
-    sandbox = Settings(_env_file=None, qbo_environment="intuit", qbo_base_url="https://sandbox-quickbooks.api.intuit.com", **keys)
+    prod = Settings.model_validate({"qbo_environment": "intuit", "qbo_base_url": "https://quickbooks.api.intuit.com", **keys})
+    sandbox = Settings.model_validate({"qbo_environment": "intuit", "qbo_base_url": "https://sandbox-quickbooks.api.intuit.com", **keys})
     assert qbo_url(prod, "9130", "Invoice", "130") == "https://app.qbo.intuit.com/app/invoice?txnId=130"
     assert qbo_url(prod, "9130", "Customer", "58") == "https://app.qbo.intuit.com/app/customerdetail?nameId=58"
     assert qbo_url(sandbox, "9130", "Bill", "7") == "https://app.sandbox.qbo.intuit.com/app/bill?txnId=7"
