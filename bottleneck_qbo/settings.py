@@ -84,8 +84,10 @@ class Settings(BaseSettings):
     worker_session_timeout_s: float = Field(default=10.0, ge=6.0, description="consumer group session timeout")
     worker_heartbeat_interval_s: float = Field(default=2.0, gt=0, description="consumer group heartbeat interval")
     # Static group membership (KIP-345): a restarted worker with the same id takes its partitions back at
-    # once, without waiting for the session timeout. Must be unique per worker and stable across restarts
-    # (e.g. the pod or container name); empty = dynamic membership.
+    # once (2 s measured) instead of after the session timeout (10 s). Must be unique per worker and stable
+    # across restarts (e.g. the pod name). Off by default: a static member does not leave the group on a
+    # graceful stop, so `replay` (which needs an empty group) must wait out the session timeout, and a
+    # restarted member with a new subscription (a table added) keeps its old assignment.
     worker_instance_id: str = Field(default="", description="static consumer group member id of this worker")
     # admin listener (streams/admin.py): status page, /metrics, /health/* -- never on the public webhook port
     admin_host: str = Field(default="127.0.0.1", description="interface of the worker's admin listener (status page, metrics)")

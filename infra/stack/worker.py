@@ -27,8 +27,6 @@ class Worker(Component):
     def start(self) -> None:
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        # the stack's one worker is always the same member: a restart takes its partitions back at once
-        env.setdefault("BQ_WORKER_INSTANCE_ID", f"{self.settings.worker_id}-local-1")
         proc.spawn(
             [sys.executable, "-m", "bottleneck_qbo", "worker", "--loglevel", "info"],
             log_file=self.log_file,

@@ -1,4 +1,4 @@
-"""Per-company sales-tax settings in qbo_sync.tax_settings / tax_item_codes (migration 0006).
+"""Per-company sales-tax settings in qbo_sync.tax_settings / tax_item_codes (migration 0007).
 
 ``load`` is what the engine hands the mappers (through ``Refs.tax``); ``save`` is what
 ``bottleneck-qbo tax set`` writes. The pure model and its rules are in mappers/tax.py.

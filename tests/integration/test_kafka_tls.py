@@ -253,4 +253,4 @@ def test_the_cli_uses_the_tls_settings(broker: Broker) -> None:
     assert topics.returncode == 0, topics.stderr
     assert "clitls.public.customers" in topics.stdout and "clitls.deadletter" in topics.stdout
     listed = cli("deadletters", "list")
-    assert listed.returncode == 0 and listed.stdout == "", listed.stderr
+    assert listed.returncode == 0 and listed.stdout.startswith("no dead letters open"), listed.stderr
