@@ -179,10 +179,12 @@ async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> No
                 DeadLetter(
                     stage="sync",
                     failure_type="internal_error",
-                    reason=f"unexpected error: {exc!r}",
+                    reason=f"unexpected error: {exc!r}"[:4000],
                     company_id=touch.ref.company_id,
                     entity_type=touch.ref.entity_type,
                     local_id=str(touch.ref.local_id),
+                    # where the document was touched: `deadletters retry` re-drives it by its document
+                    original=OriginalRecord(topic=o.topic, partition=o.partition, offset=o.offset) if o else None,
                 )
             )
             continue
