@@ -44,6 +44,13 @@ class Customer(Row):
     payment_terms_days: int | None = None
     is_active: bool = True
     notes: str | None = None
+    # not a Bottleneck column: set by the processor when another row holds the plain name in QBO's name space
+    name_suffix: str | None = None
+
+    @property
+    def qbo_name(self) -> str:
+        """The QBO name: Bottleneck's name, disambiguated as ``name (suffix)`` (README, "Names in QuickBooks")."""
+        return f"{self.name.strip()} ({self.name_suffix})" if self.name_suffix else self.name
 
 
 class Vendor(Row):
@@ -57,6 +64,13 @@ class Vendor(Row):
     payment_terms_days: int | None = None
     is_active: bool = True
     notes: str | None = None
+    # not a Bottleneck column: set by the processor when another row holds the plain name in QBO's name space
+    name_suffix: str | None = None
+
+    @property
+    def qbo_name(self) -> str:
+        """The QBO name: Bottleneck's name, disambiguated as ``name (suffix)`` (README, "Names in QuickBooks")."""
+        return f"{self.name.strip()} ({self.name_suffix})" if self.name_suffix else self.name
 
 
 ItemKind = Literal["inventory", "non_tracking", "service"]
@@ -74,6 +88,13 @@ class Item(Row):
     purchase_cost: Decimal | None = None
     is_active: bool = True
     created_at: datetime | None = None
+    # not a Bottleneck column: set by the processor when another row holds the plain name in QBO's name space
+    name_suffix: str | None = None
+
+    @property
+    def qbo_name(self) -> str:
+        """The QBO name: Bottleneck's name, disambiguated as ``name (suffix)`` (README, "Names in QuickBooks")."""
+        return f"{self.name.strip()} ({self.name_suffix})" if self.name_suffix else self.name
 
 
 class ItemWithLots(Item):

@@ -92,3 +92,62 @@ async def test_customer_deleted_after_a_lost_create_answer_is_deactivated(env: E
     out = await env.engine.sync(DocRef(company_id=None, entity_type="customer", local_id=cust))
     assert out.kind == Kind.SYNCED and out.action == "deactivate", out
     assert not await env.qbo.query(env.realm, f"select * from Customer where DisplayName = '{name}'")  # only inactive left
+
+
+async def test_same_named_customers_each_get_their_own_qbo_customer(env: Env) -> None:
+    first = await one(env, "insert into customers (company_id, name, email) values (%s, 'Acme', 'a@x.test') returning id", env.company_id)
+    second = await one(env, "insert into customers (company_id, name, email) values (%s, 'acme ', 'b@x.test') returning id", env.company_id)
+    a = await env.engine.sync(ref(env, "customer", first))
+    b = await env.engine.sync(ref(env, "customer", second))
+    assert a.kind == b.kind == Kind.SYNCED and b.action == "create", b
+    assert a.qbo_id != b.qbo_id
+    qa, qb = [await env.qbo.read(env.realm, "Customer", str(x.qbo_id)) for x in (a, b)]
+    # the lowest id keeps the plain name; the other is named for what it is, and keeps its own email
+    assert qa["DisplayName"] == "Acme" and qa["PrimaryEmailAddr"]["Address"] == "a@x.test"
+    assert qb["DisplayName"] == f"acme (customer {second})" and qb["PrimaryEmailAddr"]["Address"] == "b@x.test"
+    # stable: syncing again changes nothing
+    assert (await env.engine.sync(ref(env, "customer", second))).kind == Kind.UNCHANGED
+
+
+async def test_a_customer_and_a_vendor_may_share_a_name(env: Env) -> None:
+    cust = await one(env, "insert into customers (company_id, name) values (%s, 'Globex') returning id", env.company_id)
+    vend = await one(env, "insert into vendors (company_id, name) values (%s, 'Globex') returning id", env.company_id)
+    v = await env.engine.sync(ref(env, "vendor", vend))  # the vendor first: still the customer keeps the plain name
+    c = await env.engine.sync(ref(env, "customer", cust))
+    assert v.kind == c.kind == Kind.SYNCED, (v, c)
+    assert (await env.qbo.read(env.realm, "Vendor", str(v.qbo_id)))["DisplayName"] == f"Globex (vendor {vend})"
+    assert (await env.qbo.read(env.realm, "Customer", str(c.qbo_id)))["DisplayName"] == "Globex"
+
+
+async def test_same_named_items_each_get_their_own_qbo_item(env: Env) -> None:
+    ids = [
+        await one(
+            env,
+            "insert into items (company_id, sku, name, kind, sales_price) values (%s, %s, 'Bolt', 'non_tracking', 1) returning id",
+            env.company_id,
+            sku,
+        )
+        for sku in ("B-1", "B-2")
+    ]
+    outs = [await env.engine.sync(ref(env, "item", i)) for i in ids]
+    assert all(o.kind == Kind.SYNCED for o in outs) and outs[0].qbo_id != outs[1].qbo_id, outs
+    names = [(await env.qbo.read(env.realm, "Item", str(o.qbo_id)))["Name"] for o in outs]
+    assert names == ["Bolt", "Bolt (SKU B-2)"]
+
+
+async def test_an_existing_qbo_customer_is_adopted_only_when_nothing_else_maps_to_it(env: Env) -> None:
+    made_in_qbo = await env.qbo.create(env.realm, "Customer", {"DisplayName": "Initech"}, request_id="made-by-hand-1")
+    first = await one(env, "insert into customers (company_id, name) values (%s, 'Initech') returning id", env.company_id)
+    out = await env.engine.sync(ref(env, "customer", first))
+    assert out.kind == Kind.SYNCED and out.action == "adopt" and out.qbo_id == str(made_in_qbo["Id"]), out
+    # a second local row may never take the same object: the id map refuses and says why
+    await env.conn.execute(
+        "insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, status) "
+        "values (%s, 'customer', 999999, %s, 'Customer', 'x-other', 'synced')",
+        (env.company_id, env.realm),
+    )
+    with pytest.raises(Exception, match="already stands for customer 999999"):
+        await env.idmap.record(
+            company_id=env.company_id, entity_type="customer", local_id=first, realm_id=env.realm, qbo_entity="Customer",
+            qbo_id="x-other", sync_token="0", payload_hash=None,
+        )  # fmt: skip
