@@ -34,11 +34,13 @@ class IdMapEntry:
     generation: int = 0  # bumped when QBO lost the object and it must be created again
     # set before a create is sent, cleared when QBO's answer is recorded: {"request_id", "key", "match"}
     create_intent: Mapping[str, Any] | None = None
+    # the follow-ups (e.g. lot quantities) of the last synced state: [[entity_type, local_id], ...]
+    follow_ups: list[list[Any]] = field(default_factory=list)
 
 
 _COLUMNS = (
     "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, "
-    "line_ids, generation, create_intent"
+    "line_ids, generation, create_intent, follow_ups"
 )
 
 
@@ -109,6 +111,13 @@ class IdMap:
             on conflict (company_id, entity_type, local_id) do update set create_intent = excluded.create_intent
             """,
             (company_id, entity_type, local_id, realm_id, qbo_entity, Jsonb(dict(intent))),
+        )
+
+    async def remember_follow_ups(self, company_id: int, entity_type: str, local_id: int, follow_ups: list[tuple[str, int]]) -> None:
+        """The follow-ups of the state just synced (re-checked too when the next state no longer has them)."""
+        await self._db.execute(
+            "update qbo_sync.id_map set follow_ups = %s where company_id = %s and entity_type = %s and local_id = %s",
+            (Jsonb([list(f) for f in follow_ups]), company_id, entity_type, local_id),
         )
 
     async def owner(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, str, int] | None:

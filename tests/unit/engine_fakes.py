@@ -148,6 +148,11 @@ class FakeIdMap:
             )
         )
 
+    async def remember_follow_ups(self, company_id: int, entity_type: str, local_id: int, follow_ups: list[tuple[str, int]]) -> None:
+        key = (company_id, entity_type, local_id)
+        if key in self.entries:
+            self.entries[key] = replace(self.entries[key], follow_ups=[list(f) for f in follow_ups])
+
     async def owner(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, str, int] | None:
         return next(
             (k for k, e in self.entries.items() if (e.realm_id, e.qbo_entity, e.qbo_id) == (realm_id, qbo_entity, qbo_id)
@@ -174,6 +179,7 @@ class FakeIdMap:
         self.entries[key] = IdMapEntry(
             company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status,
             line_ids=line_ids if line_ids is not None else (old.line_ids if old else {}),
+            follow_ups=old.follow_ups if old else [],
         )  # fmt: skip
 
 
