@@ -146,8 +146,10 @@ class SalesOrder(Row):
     ship_by: date | None = None
     memo: str | None = None
     lines: list[SalesLine] = Field(default_factory=list)
-    # Not a column: whether a published invoice is linked to this order (read with it in one snapshot).
+    # Not columns: whether a published invoice is linked to this order, and whether one of them is not in
+    # QBO yet (read with it in one snapshot).
     invoiced: bool = False
+    awaiting_link: bool = False
 
 
 class Invoice(Row):
@@ -186,8 +188,10 @@ class PurchaseOrder(Row):
     expected_on: date | None = None
     memo: str | None = None
     lines: list[PurchaseLine] = Field(default_factory=list)
-    # Not a column: whether a published bill is linked to this order (read with it in one snapshot).
+    # Not columns: whether a published bill is linked to this order, and whether one of them is not in
+    # QBO yet (read with it in one snapshot).
     billed: bool = False
+    awaiting_link: bool = False
 
 
 class Bill(Row):

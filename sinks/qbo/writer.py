@@ -120,6 +120,7 @@ class WriteResult:
     action: str  # create / update / adopt / adjust / none
     qbo_id: str | None
     qbo_object: Mapping[str, Any] | None = None
+    dropped_links: tuple[str, ...] = ()  # links we sent that QBO's answer does not have ("Estimate 12", ...)
 
     @property
     def wrote(self) -> bool:
@@ -181,8 +182,9 @@ class Writer:
                     if current is None:
                         raise
                 else:
-                    await self._record(obj, digest)
-                    return WriteResult("create", str(obj["Id"]), obj)
+                    dropped = dropped_links(payload, obj)
+                    await self._record(obj, None if dropped else digest)
+                    return WriteResult("create", str(obj["Id"]), obj, dropped)
             action = "adopt"
         # adopting: the object found by natural key; updating: the entry, which has a qbo_id (filtered above)
         qbo_id = str(current["Id"]) if current is not None else str(entry.qbo_id if entry is not None else "")
@@ -192,8 +194,10 @@ class Writer:
         # re-reads Bottleneck, and the second run reads QBO's current SyncToken.
         hint = entry.sync_token if entry is not None and current is None and self.run == 0 else None
         updated = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
-        await self._record(updated, digest)
-        return WriteResult(action, qbo_id, updated)
+        # a dropped link leaves no hash: every re-drive sends the document again and checks once more
+        dropped = dropped_links(payload, updated)
+        await self._record(updated, None if dropped else digest)
+        return WriteResult(action, qbo_id, updated, dropped)
 
     def _attempted(self) -> bool:
         """A create was sent before without its answer recorded, or the object was voided/deleted (and
@@ -430,6 +434,20 @@ def _intent(p: WriteSpec, payload: Mapping[str, Any], rid: str) -> dict[str, Any
     key = p.natural_key
     refs = {k: str(v["value"]) for k in MATCH_REFS if isinstance(v := payload.get(k), Mapping) and "value" in v}
     return {"request_id": rid, "key": payload.get(key) if key else None, "refs": refs, "type": payload.get("Type")}
+
+
+def dropped_links(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> tuple[str, ...]:
+    """The LinkedTxn (header and lines) we sent that QBO's answer no longer has: QBO silently drops a link
+    to a closed estimate or a fully billed PO line."""
+
+    def links(obj: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+        found = {(str(k.get("TxnType")), str(k.get("TxnId")), str(k.get("TxnLineId") or "")) for k in obj.get("LinkedTxn") or []}
+        for line in obj.get("Line") or []:
+            found |= {(str(k.get("TxnType")), str(k.get("TxnId")), str(k.get("TxnLineId") or "")) for k in line.get("LinkedTxn") or []}
+        return found
+
+    kept = links(answer)
+    return tuple(f"{t} {i}" + (f" line {ln}" if ln else "") for t, i, ln in sorted(links(sent) - kept))
 
 
 # the references that tell two documents with one DocNumber apart (and a lot item from another item's)

@@ -329,7 +329,21 @@ class SyncEngine:
             await self._sync(forced, as_dependency=True, path=d.path)
         if {f.key for f in now} != {f.key for f in d.previous}:
             await self.idmap.remember_follow_ups(d.company_id, p.entity_type, d.ref.local_id, [(f.entity_type, f.local_id) for f in now])
+        if result.dropped_links:
+            return await self._link_dropped(d, result)
         return SyncOutcome(kind=Kind.SYNCED, ref=d.ref, qbo_entity=p.qbo_entity, qbo_id=result.qbo_id, action=result.action)
+
+    async def _link_dropped(self, d: _Doc, result: WriteResult) -> SyncOutcome:
+        """Written, but QBO kept not every link we sent: a conflict a person reads (state, status, reconcile)."""
+        reason = (
+            f"link_dropped: QuickBooks kept {d.processor.qbo_entity} {result.qbo_id} but dropped its link to "
+            f"{', '.join(result.dropped_links)} (QBO ignores a link to a closed estimate or a fully billed PO line); "
+            "reopen it in QuickBooks or re-link it by hand, then re-drive"
+        )
+        await self.parking.park(d.ref, "conflict", reason)
+        await self._mark_error(d, reason)
+        log.warning("conflict %s: %s", d.ref, reason)
+        return SyncOutcome(kind=Kind.CONFLICT, ref=d.ref, qbo_entity=d.processor.qbo_entity, qbo_id=result.qbo_id, reason=reason)
 
     async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry], tax: TaxSettings = US_DEFAULT) -> StaticRefs:
         accounts = await self.accounts.for_realm(realm)
