@@ -22,7 +22,3 @@ where r.n > 1 and (m.company_id, m.entity_type, m.local_id) = (r.company_id, r.e
 create unique index if not exists id_map_one_row_per_qbo_object on qbo_sync.id_map (realm_id, qbo_entity, qbo_id)
     where qbo_id is not null and status not in ('voided', 'deleted', 'inactive', 'gone')
       and entity_type not in ('lot_quantity', 'item_quantity');
-
--- Stock: the follow-ups (lot / item quantities) of a document's last synced state, so a change that drops a
--- lot (a removed line, a swapped lot, a deleted document) re-checks it too: [[entity_type, local_id], ...].
-alter table qbo_sync.id_map add column if not exists follow_ups jsonb not null default '[]'::jsonb;
