@@ -83,7 +83,7 @@ async def test_a_sales_order_invoiced_short_then_closed_is_closed_in_qbo(env: En
     out = await env.engine.sync(ref(env, "invoice", inv))
     assert out.kind == Kind.SYNCED, out
     invoice = await env.qbo.read(env.realm, "Invoice", str(out.qbo_id))
-    estimate = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id  # type: ignore[union-attr]
+    estimate = (await env.idmap.get(env.company_id, "sales_order", so)).qbo_id
     assert {"TxnId": estimate, "TxnType": "Estimate"} in invoice["LinkedTxn"]
     assert (await env.qbo.read(env.realm, "Estimate", str(estimate)))["TxnStatus"] == "Closed"
 

@@ -28,7 +28,7 @@ async def one(env: Env, sql: str, *params: object) -> Any:
 
 
 async def assert_lot_equal(env: Env, lot: int) -> None:
-    qbo_id = (await env.idmap.get(env.company_id, "lot", lot)).qbo_id  # type: ignore[union-attr]
+    qbo_id = (await env.idmap.get(env.company_id, "lot", lot)).qbo_id
     in_qbo = Decimal(str((await env.qbo.read(env.realm, "Item", str(qbo_id)))["QtyOnHand"]))
     assert in_qbo == await one(env, "select quantity_on_hand from lots where id = %s", lot), f"lot {lot}"
 
