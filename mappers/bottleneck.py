@@ -44,6 +44,13 @@ class Customer(Row):
     payment_terms_days: int | None = None
     is_active: bool = True
     notes: str | None = None
+    # not a Bottleneck column: set by the processor when another row holds the plain name in QBO's name space
+    name_suffix: str | None = None
+
+    @property
+    def qbo_name(self) -> str:
+        """The QBO name: Bottleneck's name, disambiguated as ``name (suffix)`` (README, "Names in QuickBooks")."""
+        return f"{self.name.strip()} ({self.name_suffix})" if self.name_suffix else self.name
 
 
 class Vendor(Row):
@@ -57,6 +64,13 @@ class Vendor(Row):
     payment_terms_days: int | None = None
     is_active: bool = True
     notes: str | None = None
+    # not a Bottleneck column: set by the processor when another row holds the plain name in QBO's name space
+    name_suffix: str | None = None
+
+    @property
+    def qbo_name(self) -> str:
+        """The QBO name: Bottleneck's name, disambiguated as ``name (suffix)`` (README, "Names in QuickBooks")."""
+        return f"{self.name.strip()} ({self.name_suffix})" if self.name_suffix else self.name
 
 
 ItemKind = Literal["inventory", "non_tracking", "service"]
@@ -74,6 +88,13 @@ class Item(Row):
     purchase_cost: Decimal | None = None
     is_active: bool = True
     created_at: datetime | None = None
+    # not a Bottleneck column: set by the processor when another row holds the plain name in QBO's name space
+    name_suffix: str | None = None
+
+    @property
+    def qbo_name(self) -> str:
+        """The QBO name: Bottleneck's name, disambiguated as ``name (suffix)`` (README, "Names in QuickBooks")."""
+        return f"{self.name.strip()} ({self.name_suffix})" if self.name_suffix else self.name
 
 
 class ItemWithLots(Item):
@@ -125,8 +146,10 @@ class SalesOrder(Row):
     ship_by: date | None = None
     memo: str | None = None
     lines: list[SalesLine] = Field(default_factory=list)
-    # Not a column: whether a published invoice is linked to this order (read with it in one snapshot).
+    # Not columns: whether a published invoice is linked to this order, and whether one of them is not in
+    # QBO yet (read with it in one snapshot).
     invoiced: bool = False
+    awaiting_link: bool = False
 
 
 class Invoice(Row):
@@ -165,8 +188,10 @@ class PurchaseOrder(Row):
     expected_on: date | None = None
     memo: str | None = None
     lines: list[PurchaseLine] = Field(default_factory=list)
-    # Not a column: whether a published bill is linked to this order (read with it in one snapshot).
+    # Not columns: whether a published bill is linked to this order, and whether one of them is not in
+    # QBO yet (read with it in one snapshot).
     billed: bool = False
+    awaiting_link: bool = False
 
 
 class Bill(Row):

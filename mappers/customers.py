@@ -33,7 +33,7 @@ def _contact(entity: str, row: bn.Customer | bn.Vendor) -> dict[str, Any]:
     email = row.email.strip() if row.email else None
     phone = check_len(entity, row.id, "phone", row.phone.strip() if row.phone else None, MAX_PHONE)
     return {
-        "DisplayName": check_name(entity, row.id, "name", row.name, MAX_DISPLAY_NAME),
+        "DisplayName": check_name(entity, row.id, "name", row.qbo_name, MAX_DISPLAY_NAME),
         "CompanyName": check_len(entity, row.id, "company_name", row.company_name, MAX_COMPANY_NAME),
         "PrimaryEmailAddr": q.EmailAddr(Address=email) if email else None,
         "PrimaryPhone": q.Phone(FreeFormNumber=phone) if phone else None,

@@ -35,11 +35,11 @@ LOT_SEPARATOR = " / "
 def category_to_qbo(item: bn.Item) -> dict[str, Any]:
     if item.kind != "inventory":
         raise MappingError("item", item.id, f"only tracked (inventory) items get a category, not {item.kind!r}")
-    return q.Item(Name=check_name("item", item.id, "name", item.name, MAX_ITEM_NAME), Type="Category", Active=item.is_active).to_qbo()
+    return q.Item(Name=check_name("item", item.id, "name", item.qbo_name, MAX_ITEM_NAME), Type="Category", Active=item.is_active).to_qbo()
 
 
 def item_to_qbo(item: bn.Item, refs: Refs) -> dict[str, Any]:
-    name = check_name("item", item.id, "name", item.name, MAX_ITEM_NAME)
+    name = check_name("item", item.id, "name", item.qbo_name, MAX_ITEM_NAME)
     sku = check_name("item", item.id, "sku", item.sku, MAX_SKU)
     desc = check_len("item", item.id, "description", item.description, MAX_DESCRIPTION)
     acc = refs.accounts
@@ -95,7 +95,7 @@ def lot_name(item: bn.Item, lot: bn.Lot) -> str:
     """ "<item name> / <lot code>", shortening the item name (never the lot code) to fit 100 characters."""
     code = check_name("lot", lot.id, "lot_code", lot.lot_code, MAX_ITEM_NAME - len(LOT_SEPARATOR) - 1)
     room = MAX_ITEM_NAME - len(LOT_SEPARATOR) - len(code)
-    return f"{item.name.strip()[:room].rstrip()}{LOT_SEPARATOR}{code}"
+    return f"{item.qbo_name.strip()[:room].rstrip()}{LOT_SEPARATOR}{code}"
 
 
 def lot_to_qbo(row: bn.LotWithItem, refs: Refs) -> dict[str, Any]:

@@ -38,10 +38,11 @@ def purchase_order_to_qbo(po: bn.PurchaseOrder, refs: Refs) -> dict[str, Any]:
         TxnDate=po.order_date,
         DueDate=po.expected_on,
         PrivateNote=check_len("purchase_order", po.id, "memo", po.memo, MAX_PRIVATE_NOTE),
-        # Never send "Open": QBO closes a fully billed PO itself and we must not reopen it. Nor "Closed"
-        # for a billed order: QBO drops a bill's link to a closed PO, so closing it first would lose the
-        # link whenever the order's update is processed before its bill.
-        POStatus="Closed" if po.status == "closed" and not po.billed else None,
+        # Never send "Open": QBO closes a fully billed PO itself and we must not reopen it. A closed order
+        # is pushed Closed (billed short or not) only once every bill linked to it is in QBO: QBO drops a
+        # bill's link to a closed PO, so closing it first would lose the link whenever the order's update
+        # is processed before its bill. The bill's follow-up re-syncs the order when it lands.
+        POStatus="Closed" if po.status == "closed" and not po.awaiting_link else None,
         Line=[_line("purchase_order", po.id, ln, refs, None) for ln in _require_lines("purchase_order", po.id, po.lines)],
     ).to_qbo()
 

@@ -49,11 +49,11 @@ def sales_order_to_qbo(so: bn.SalesOrder, refs: Refs) -> dict[str, Any]:
         TxnDate=so.order_date,
         ShipDate=so.ship_by,
         PrivateNote=check_len("sales_order", so.id, "memo", so.memo, MAX_PRIVATE_NOTE),
-        # Only an order closed WITHOUT an invoice is pushed as Closed. An invoiced order is closed by
-        # QBO itself when the invoice links to the estimate, and QBO ignores a link to an estimate that
-        # is already Closed: pushing Closed first would lose the link whenever the order's update is
-        # processed before its invoice. Sending "Pending" for open orders would reopen it.
-        TxnStatus="Closed" if so.status == "closed" and not so.invoiced else None,
+        # A closed order is pushed Closed only once every invoice linked to it is in QBO: QBO ignores a
+        # link to an estimate that is already Closed, so pushing Closed first would lose the link whenever
+        # the order's update is processed before its invoice (the invoice's follow-up re-syncs the order
+        # when it lands). Sending "Pending" for open orders would reopen it.
+        TxnStatus="Closed" if so.status == "closed" and not so.awaiting_link else None,
         Line=sales_lines("sales_order", so.id, so.lines, refs),
     ).to_qbo()
 

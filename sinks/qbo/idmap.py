@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
 from sinks.postgres import Database
@@ -31,12 +32,28 @@ class IdMapEntry:
     synced_at: datetime | None = None
     line_ids: Mapping[str, str] = field(default_factory=dict)
     generation: int = 0  # bumped when QBO lost the object and it must be created again
+    # set before a create is sent, cleared when QBO's answer is recorded: {"request_id", "key", "match"}
+    create_intent: Mapping[str, Any] | None = None
+    # the follow-ups (e.g. lot quantities) of the last synced state: [[entity_type, local_id], ...]
+    follow_ups: list[list[Any]] = field(default_factory=list)
 
 
 _COLUMNS = (
     "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, "
-    "line_ids, generation"
+    "line_ids, generation, create_intent, follow_ups"
 )
+
+
+class IdentityTaken(Exception):
+    """Recording this row would map a second Bottleneck row to a QBO object another row stands for."""
+
+    def __init__(self, qbo_entity: str, qbo_id: str, owner: tuple[str, int] | None) -> None:
+        held = f"{owner[0]} {owner[1]}" if owner else "another Bottleneck row"
+        super().__init__(
+            f"QuickBooks {qbo_entity} {qbo_id} already stands for {held}; one QuickBooks object never stands for two "
+            "Bottleneck rows. Rename one of them in Bottleneck (or clear the other's id map entry) and re-drive it"
+        )
+        self.owner = owner
 
 
 class IdMap:
@@ -82,6 +99,36 @@ class IdMap:
         )
         return {(r["entity_type"], r["local_id"]): IdMapEntry(**r) for r in rows}
 
+    async def intend(
+        self, *, company_id: int, entity_type: str, local_id: int, realm_id: str, qbo_entity: str, intent: Mapping[str, Any]
+    ) -> None:
+        """Remember that a create is about to be sent (durable before the request leaves): a later attempt
+        whose answer never arrived looks the object up instead of trusting the requestid alone."""
+        await self._db.execute(
+            """
+            insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, status, create_intent)
+            values (%s, %s, %s, %s, %s, null, 'creating', %s)
+            on conflict (company_id, entity_type, local_id) do update set create_intent = excluded.create_intent
+            """,
+            (company_id, entity_type, local_id, realm_id, qbo_entity, Jsonb(dict(intent))),
+        )
+
+    async def remember_follow_ups(self, company_id: int, entity_type: str, local_id: int, follow_ups: list[tuple[str, int]]) -> None:
+        """The follow-ups of the state just synced (re-checked too when the next state no longer has them)."""
+        await self._db.execute(
+            "update qbo_sync.id_map set follow_ups = %s where company_id = %s and entity_type = %s and local_id = %s",
+            (Jsonb([list(f) for f in follow_ups]), company_id, entity_type, local_id),
+        )
+
+    async def owner(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, str, int] | None:
+        """(company, entity type, local id) of the live row mapped to this QBO object, if any."""
+        rows = await self._rows(
+            "select company_id, entity_type, local_id from qbo_sync.id_map where realm_id = %s and qbo_entity = %s and qbo_id = %s "
+            "and status not in ('voided', 'deleted', 'inactive', 'gone') and entity_type not in ('lot_quantity', 'item_quantity') limit 1",
+            (realm_id, qbo_entity, qbo_id),
+        )
+        return (int(rows[0]["company_id"]), str(rows[0]["entity_type"]), int(rows[0]["local_id"])) if rows else None
+
     async def record(
         self,
         *,
@@ -96,6 +143,26 @@ class IdMap:
         status: str = "synced",
         line_ids: Mapping[str, str] | None = None,
     ) -> None:
+        try:
+            await self._record(company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, line_ids)
+        except UniqueViolation as exc:
+            assert qbo_id is not None  # only a mapped row can clash
+            found = await self.owner(realm_id, qbo_entity, qbo_id)
+            raise IdentityTaken(qbo_entity, qbo_id, (found[1], found[2]) if found else None) from exc
+
+    async def _record(
+        self,
+        company_id: int,
+        entity_type: str,
+        local_id: int,
+        realm_id: str,
+        qbo_entity: str,
+        qbo_id: str | None,
+        sync_token: str | None,
+        payload_hash: str | None,
+        status: str,
+        line_ids: Mapping[str, str] | None,
+    ) -> None:
         await self._db.execute(
             """
             insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token,
@@ -104,7 +171,7 @@ class IdMap:
             on conflict (company_id, entity_type, local_id) do update set
                 realm_id = excluded.realm_id, qbo_entity = excluded.qbo_entity, qbo_id = excluded.qbo_id,
                 sync_token = excluded.sync_token, payload_hash = excluded.payload_hash, status = excluded.status,
-                last_error = null, synced_at = now(),
+                last_error = null, synced_at = now(), create_intent = null,
                 line_ids = case when %s::jsonb is null then qbo_sync.id_map.line_ids else excluded.line_ids end
             """,
             (

@@ -12,17 +12,20 @@ Order of checks, each of which can make the write unnecessary (DESIGN rules 4-6)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
 from sinks.qbo.api import QboApi
 from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
 from sinks.qbo.hashing import payload_hash
-from sinks.qbo.idmap import IdMapEntry
+from sinks.qbo.idmap import IdentityTaken, IdMapEntry
 from sinks.qbo.query import quote
 from sinks.qbo.requestid import request_id
+
+log = logging.getLogger("sinks.qbo.writer")
 
 
 class WriteSpec(Protocol):
@@ -51,6 +54,12 @@ class WriteSpec(Protocol):
 
 class IdMapRecorder(Protocol):
     """The id map as the writer uses it (``sinks.qbo.idmap.IdMap``): record what QBO now holds."""
+
+    async def intend(
+        self, *, company_id: int, entity_type: str, local_id: int, realm_id: str, qbo_entity: str, intent: Mapping[str, Any]
+    ) -> None: ...
+
+    async def owner(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, str, int] | None: ...
 
     async def record(
         self,
@@ -111,6 +120,7 @@ class WriteResult:
     action: str  # create / update / adopt / adjust / none
     qbo_id: str | None
     qbo_object: Mapping[str, Any] | None = None
+    dropped_links: tuple[str, ...] = ()  # links we sent that QBO's answer does not have ("Estimate 12", ...)
 
     @property
     def wrote(self) -> bool:
@@ -148,26 +158,33 @@ class Writer:
         current: Mapping[str, Any] | None = None
         action = "update"
         if entry is None:
-            current = await self.lookup(payload)
+            # only an earlier attempt whose answer we never saw (or a re-create after a void) can have left
+            # an object in QBO: a new document costs one request, the create
+            current = await self.lookup(payload) if self._attempted() else None
             if current is None:
+                rid = request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt, *self._generation())
+                await self.idmap.intend(
+                    company_id=self.company_id,
+                    entity_type=p.entity_type,
+                    local_id=self.local_id,
+                    realm_id=self.realm_id,
+                    qbo_entity=p.qbo_entity,
+                    intent=_intent(p, payload, rid),
+                )
                 try:
-                    obj = await self.qbo.create(
-                        self.realm_id,
-                        p.qbo_entity,
-                        payload,
-                        request_id=request_id(
-                            self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt, *self._generation()
-                        ),
-                    )
+                    obj = await self.qbo.create(self.realm_id, p.qbo_entity, payload, request_id=rid)
                 except QboDuplicateName:
-                    # QBO's default queries hide inactive names, yet they still hold the name (e.g. a
-                    # customer deleted in Bottleneck and created again): take the inactive one back
-                    current = await self.lookup(payload, inactive=True)
+                    # the name is held in QBO: an object made outside this product (onboarding a company
+                    # that already has customers) or an inactive one (QBO's default queries hide inactive
+                    # names, yet they still hold them, e.g. a customer deleted in Bottleneck and created
+                    # again). Adopted only when no other Bottleneck row stands for it.
+                    current = await self.lookup(payload) or await self.lookup(payload, inactive=True)
                     if current is None:
                         raise
                 else:
-                    await self._record(obj, digest)
-                    return WriteResult("create", str(obj["Id"]), obj)
+                    dropped = dropped_links(payload, obj)
+                    await self._record(obj, None if dropped else digest)
+                    return WriteResult("create", str(obj["Id"]), obj, dropped)
             action = "adopt"
         # adopting: the object found by natural key; updating: the entry, which has a qbo_id (filtered above)
         qbo_id = str(current["Id"]) if current is not None else str(entry.qbo_id if entry is not None else "")
@@ -177,8 +194,18 @@ class Writer:
         # re-reads Bottleneck, and the second run reads QBO's current SyncToken.
         hint = entry.sync_token if entry is not None and current is None and self.run == 0 else None
         updated = await self._sparse_update(qbo_id, body, digest, current, local_retry=False, token_hint=hint)
-        await self._record(updated, digest)
-        return WriteResult(action, qbo_id, updated)
+        # a dropped link leaves no hash: every re-drive sends the document again and checks once more
+        dropped = dropped_links(payload, updated)
+        await self._record(updated, None if dropped else digest)
+        return WriteResult(action, qbo_id, updated, dropped)
+
+    def _attempted(self) -> bool:
+        """A create was sent before without its answer recorded, or the object was voided/deleted (and
+        a re-created document may find it by natural key)."""
+        raw = self.ctx.entry
+        if raw is None or raw.realm_id != self.realm_id:
+            return False
+        return raw.create_intent is not None or (raw.qbo_id is not None and raw.status in REMOVED)
 
     def _generation(self) -> tuple[int, ...]:
         """Empty for a first create (so requestids of earlier versions stay the same); the generation
@@ -214,9 +241,14 @@ class Writer:
             value = f"{value}{DELETED_SUFFIX}"
         rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {key} = {quote(value)}{extra}")
         for row in rows:
-            if _same_kind(payload, row) and p.matches(self.doc, payload, row):
+            if _same_kind(payload, row) and p.matches(self.doc, payload, row) and await self._free(row):
                 return row
         return None
+
+    async def _free(self, row: Mapping[str, Any]) -> bool:
+        """Nothing but this document maps to ``row`` (identity: never two Bottleneck rows on one object)."""
+        owner = await self.idmap.owner(self.realm_id, self.processor.qbo_entity, str(row["Id"]))
+        return owner is None or owner == (self.company_id, self.processor.entity_type, self.local_id)
 
     async def _sparse_update(
         self,
@@ -284,18 +316,21 @@ class Writer:
                 if len(qbo_lines) == len(local_lines)
                 else {}
             )
-        await self.idmap.record(
-            company_id=self.company_id,
-            entity_type=p.entity_type,
-            local_id=self.local_id,
-            realm_id=self.realm_id,
-            qbo_entity=p.qbo_entity,
-            qbo_id=str(obj["Id"]),
-            sync_token=str(obj.get("SyncToken", "")) or None,
-            payload_hash=digest,
-            status=status,
-            line_ids=line_ids,
-        )
+        try:
+            await self.idmap.record(
+                company_id=self.company_id,
+                entity_type=p.entity_type,
+                local_id=self.local_id,
+                realm_id=self.realm_id,
+                qbo_entity=p.qbo_entity,
+                qbo_id=str(obj["Id"]),
+                sync_token=str(obj.get("SyncToken", "")) or None,
+                payload_hash=digest,
+                status=status,
+                line_ids=line_ids,
+            )
+        except IdentityTaken as exc:
+            raise SyncConflict(str(exc)) from exc
 
     # --- append-only objects (AdjustmentProcessor) -------------------------------------------------
     async def create_once(self, entity: str, payload: Mapping[str, Any], *key: object) -> WriteResult:
@@ -321,10 +356,33 @@ class Writer:
         return WriteResult("adjust", str(obj["Id"]), obj)
 
     # --- deletes -----------------------------------------------------------------------------------
+    async def _orphan(self) -> IdMapEntry | None:
+        """The object an unconfirmed create left in QBO (its answer was lost), found by the natural key
+        recorded with the intent; as an entry the remove path can void/delete/deactivate."""
+        raw = self.ctx.entry
+        p = self.processor
+        intent = raw.create_intent if raw is not None and raw.realm_id == self.realm_id else None
+        if raw is None or not intent or not p.natural_key or not isinstance(intent.get("key"), str):
+            return None
+        rows = await self.qbo.query(self.realm_id, f"select * from {p.qbo_entity} where {p.natural_key} = {quote(intent['key'])}")
+        refs: Mapping[str, str] = intent.get("refs") or {}
+        for row in rows:
+            if intent.get("type") is not None and row.get("Type") != intent["type"]:
+                continue
+            if any(str((row.get(k) or {}).get("value")) != v for k, v in refs.items()):
+                continue
+            if not await self._free(row):
+                continue
+            log.info("found %s %s left by an unconfirmed create of %s %s", p.qbo_entity, row["Id"], p.entity_type, self.local_id)
+            return replace(raw, qbo_id=str(row["Id"]), sync_token=str(row.get("SyncToken", "")) or None, status="synced")
+        return None
+
     async def remove(self) -> WriteResult:
         """Void / delete / deactivate the QBO counterpart per ``Processor.on_delete``."""
         p = self.processor
         entry = self.entry
+        if p.on_delete != "ignore" and (entry is None or entry.qbo_id is None):
+            entry = await self._orphan()
         if entry is None or entry.qbo_id is None or entry.status in REMOVED or p.on_delete == "ignore":
             return WriteResult("none", entry.qbo_id if entry else None)
         if p.on_delete == "deactivate":
@@ -369,6 +427,31 @@ class Writer:
             status=status,
         )
         return WriteResult(p.on_delete, entry.qbo_id, obj)
+
+
+def _intent(p: WriteSpec, payload: Mapping[str, Any], rid: str) -> dict[str, Any]:
+    """What a later attempt needs to find this create's object by natural key, even with the row gone."""
+    key = p.natural_key
+    refs = {k: str(v["value"]) for k in MATCH_REFS if isinstance(v := payload.get(k), Mapping) and "value" in v}
+    return {"request_id": rid, "key": payload.get(key) if key else None, "refs": refs, "type": payload.get("Type")}
+
+
+def dropped_links(sent: Mapping[str, Any], answer: Mapping[str, Any]) -> tuple[str, ...]:
+    """The LinkedTxn (header and lines) we sent that QBO's answer no longer has: QBO silently drops a link
+    to a closed estimate or a fully billed PO line."""
+
+    def links(obj: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+        found = {(str(k.get("TxnType")), str(k.get("TxnId")), str(k.get("TxnLineId") or "")) for k in obj.get("LinkedTxn") or []}
+        for line in obj.get("Line") or []:
+            found |= {(str(k.get("TxnType")), str(k.get("TxnId")), str(k.get("TxnLineId") or "")) for k in line.get("LinkedTxn") or []}
+        return found
+
+    kept = links(answer)
+    return tuple(f"{t} {i}" + (f" line {ln}" if ln else "") for t, i, ln in sorted(links(sent) - kept))
+
+
+# the references that tell two documents with one DocNumber apart (and a lot item from another item's)
+MATCH_REFS = ("CustomerRef", "VendorRef", "ParentRef")
 
 
 def _same_kind(payload: Mapping[str, Any], row: Mapping[str, Any]) -> bool:

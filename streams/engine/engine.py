@@ -33,7 +33,7 @@ from sinks.qbo import tax_settings
 from sinks.qbo.api import QboApi
 from sinks.qbo.backoff import Backoff
 from sinks.qbo.idmap import IdMapEntry
-from sinks.qbo.writer import WriteContext, Writer, WriteResult
+from sinks.qbo.writer import SyncConflict, WriteContext, Writer, WriteResult
 from streams.engine.accounts import AccountResolver
 from streams.engine.classify import Failure, Remedy, classify
 from streams.engine.docref import DocRef
@@ -91,6 +91,7 @@ class _Doc:
     as_dependency: bool
     path: tuple[str, ...]
     realm: str | None = None
+    previous: tuple[DocRef, ...] = ()  # the follow-ups of the state synced last (lots it moved)
 
     @property
     def company_id(self) -> int:
@@ -240,6 +241,7 @@ class SyncEngine:
         assert d.realm is not None
         entry = await self.idmap.get(d.company_id, d.ref.entity_type, d.ref.local_id)
         parked = await self.parking.get(d.ref)
+        d.previous = tuple(DocRef(company_id=None, entity_type=str(t), local_id=int(i)) for t, i in (entry.follow_ups if entry else []))
         salt = parked.attempts if parked is not None and parked.state in ("dead", "conflict") else 0
         ctx = WriteContext(
             qbo=self.qbo,
@@ -289,9 +291,24 @@ class SyncEngine:
     async def _write(self, d: _Doc, writer: Writer, doc: Any, refs: StaticRefs) -> WriteResult:
         p = d.processor
         if isinstance(p, AdjustmentProcessor):
-            adjustment = await p.adjustment(doc, refs, writer)
-            return _NOTHING if adjustment is None else await writer.create_once(p.qbo_entity, adjustment.payload, *adjustment.key)
+            return await self._adjust(p, writer, doc, refs)
         return await writer.upsert(p.map(doc, refs))
+
+    async def _adjust(self, p: AdjustmentProcessor[Any], writer: Writer, doc: Any, refs: StaticRefs) -> WriteResult:
+        """Post the adjustment, then read QBO back (``adjustment`` again): QBO moved meanwhile (another
+        document posted) -> adjust once more; still off after that -> a conflict that says so."""
+        result = _NOTHING
+        for _ in range(2):
+            adjustment = await p.adjustment(doc, refs, writer)
+            if adjustment is None:
+                return result
+            result = await writer.create_once(p.qbo_entity, adjustment.payload, *adjustment.key)
+        if await p.adjustment(doc, refs, writer) is not None:
+            raise SyncConflict(
+                f"{p.entity_type} {writer.local_id}: QuickBooks' quantity kept moving while we adjusted it (adjusted twice, "
+                "still off); check recent stock documents in QuickBooks, then re-drive it"
+            )
+        return result
 
     async def _record(self, d: _Doc, doc: Any, result: WriteResult, was_parked: bool) -> SyncOutcome:
         p = d.processor
@@ -303,12 +320,30 @@ class SyncEngine:
         if not result.wrote:
             return SyncOutcome(kind=Kind.UNCHANGED, ref=d.ref, qbo_entity=p.qbo_entity, qbo_id=result.qbo_id)
         log.info("synced %s -> %s %s (%s)", d.ref, p.qbo_entity, result.qbo_id, result.action)
-        if doc is not None:
-            # each follow-up parks itself on failure; the document's own outcome stands
-            for follow in await p.after_sync(doc, result.qbo_object or {}):
-                forced = follow.model_copy(update={"company_id": d.company_id, "forced": True})
-                await self._sync(forced, as_dependency=True, path=d.path)
+        # each follow-up parks itself on failure; the document's own outcome stands. Those of the state
+        # synced before run too: a lot a removed line, a swapped lot or a deleted document no longer names
+        # had its stock moved back by QBO.
+        now = await p.after_sync(doc, result.qbo_object or {}) if doc is not None else []
+        for follow in {f.key: f for f in (*now, *d.previous)}.values():
+            forced = follow.model_copy(update={"company_id": d.company_id, "forced": True})
+            await self._sync(forced, as_dependency=True, path=d.path)
+        if {f.key for f in now} != {f.key for f in d.previous}:
+            await self.idmap.remember_follow_ups(d.company_id, p.entity_type, d.ref.local_id, [(f.entity_type, f.local_id) for f in now])
+        if result.dropped_links:
+            return await self._link_dropped(d, result)
         return SyncOutcome(kind=Kind.SYNCED, ref=d.ref, qbo_entity=p.qbo_entity, qbo_id=result.qbo_id, action=result.action)
+
+    async def _link_dropped(self, d: _Doc, result: WriteResult) -> SyncOutcome:
+        """Written, but QBO kept not every link we sent: a conflict a person reads (state, status, reconcile)."""
+        reason = (
+            f"link_dropped: QuickBooks kept {d.processor.qbo_entity} {result.qbo_id} but dropped its link to "
+            f"{', '.join(result.dropped_links)} (QBO ignores a link to a closed estimate or a fully billed PO line); "
+            "reopen it in QuickBooks or re-link it by hand, then re-drive"
+        )
+        await self.parking.park(d.ref, "conflict", reason)
+        await self._mark_error(d, reason)
+        log.warning("conflict %s: %s", d.ref, reason)
+        return SyncOutcome(kind=Kind.CONFLICT, ref=d.ref, qbo_entity=d.processor.qbo_entity, qbo_id=result.qbo_id, reason=reason)
 
     async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry], tax: TaxSettings = US_DEFAULT) -> StaticRefs:
         accounts = await self.accounts.for_realm(realm)

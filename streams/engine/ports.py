@@ -38,6 +38,8 @@ class IdMapPort(IdMapRecorder, Protocol):
 
     async def mark_error(self, company_id: int, entity_type: str, local_id: int, error: str) -> None: ...
 
+    async def remember_follow_ups(self, company_id: int, entity_type: str, local_id: int, follow_ups: list[tuple[str, int]]) -> None: ...
+
 
 class ParkingPort(Protocol):
     async def park(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from streams.engine.docref import DocRef
+from streams.engine.ports import Snapshot
 
 
 class _Line(Protocol):
@@ -39,3 +40,22 @@ def quantity_refs(lines: Iterable[_Line]) -> list[DocRef]:
         ref = dep("lot_quantity", line.lot_id) if line.lot_id is not None else dep("item_quantity", line.item_id)
         seen.setdefault(ref.key, ref)
     return list(seen.values())
+
+
+_SAME_NAME = "company_id = %s and lower(btrim(name)) = lower(btrim(%s))"
+
+
+async def name_suffix(db: Snapshot, table: str, row: Mapping[str, Any]) -> str | None:
+    """The suffix that gives this row a QBO name of its own, or None for the plain name (README, "Names in
+    QuickBooks"): among same-named rows of a company the lowest id keeps the plain name; the others are
+    ``name (customer 42)``, ``name (vendor 7)``, ``name (SKU W-2)``. DisplayName is one name space across
+    customers and vendors in QBO: a vendor named like a customer of the company takes the suffix."""
+    same = [f"exists (select 1 from {table} where {_SAME_NAME} and id < %s)"]
+    params: list[Any] = [row["company_id"], row["name"], row["id"]]
+    if table == "vendors":
+        same.append(f"exists (select 1 from customers where {_SAME_NAME})")
+        params += [row["company_id"], row["name"]]
+    found = await db.one(f"select {' or '.join(same)} as taken", params)
+    if not (found and found["taken"]):
+        return None
+    return f"SKU {str(row['sku']).strip()}" if table == "items" else f"{table[:-1]} {row['id']}"

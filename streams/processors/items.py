@@ -11,7 +11,7 @@ from mappers.items import CREATE_ONLY, category_to_qbo, item_to_qbo, lot_to_qbo
 from streams.engine.docref import DocRef
 from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.processors._common import dep
+from streams.processors._common import dep, name_suffix
 
 
 class ItemCategoryProcessor(Processor[bn.Item]):
@@ -25,6 +25,10 @@ class ItemCategoryProcessor(Processor[bn.Item]):
     natural_key = "Name"
     on_delete = "deactivate"
     create_only = ()
+
+    async def load(self, db: Snapshot, local_id: int) -> bn.Item | None:
+        row = await db.one("select * from items where id = %s", (local_id,))
+        return bn.Item.model_validate(row | {"name_suffix": await name_suffix(db, "items", row)}) if row else None
 
     def is_publishable(self, doc: bn.Item) -> bool:
         return doc.kind == "inventory"
@@ -48,7 +52,8 @@ class ItemProcessor(Processor[bn.ItemWithLots]):
         if row is None:
             return None
         lots = await db.all("select id from lots where item_id = %s order by id", (local_id,))
-        return bn.ItemWithLots.model_validate(row | {"lot_ids": [r["id"] for r in lots]})
+        suffix = await name_suffix(db, "items", row)
+        return bn.ItemWithLots.model_validate(row | {"lot_ids": [r["id"] for r in lots], "name_suffix": suffix})
 
     async def after_sync(self, doc: bn.ItemWithLots, qbo_object: Mapping[str, Any]) -> list[DocRef]:
         # a renamed or deactivated item renames / deactivates its lot items too
@@ -76,7 +81,9 @@ class LotProcessor(Processor[bn.LotWithItem]):
         if lot is None:
             return None
         item = await db.one("select * from items where id = %s", (lot["item_id"],))
-        return bn.LotWithItem(lot=bn.Lot.model_validate(lot), item=bn.Item.model_validate(item))
+        assert item is not None, "lots.item_id references items"
+        named = bn.Item.model_validate(item | {"name_suffix": await name_suffix(db, "items", item)})
+        return bn.LotWithItem(lot=bn.Lot.model_validate(lot), item=named)
 
     def dependencies(self, doc: bn.LotWithItem) -> list[DocRef]:
         return [dep("item_category", doc.item.id)]

@@ -7,7 +7,9 @@ from typing import Any
 from mappers import bottleneck as bn
 from mappers.common import Refs
 from mappers.customers import customer_to_qbo, vendor_to_qbo
+from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
+from streams.processors._common import name_suffix
 
 
 class CustomerProcessor(Processor[bn.Customer]):
@@ -19,6 +21,10 @@ class CustomerProcessor(Processor[bn.Customer]):
     natural_key = "DisplayName"
     on_delete = "deactivate"
     create_only = ()
+
+    async def load(self, db: Snapshot, local_id: int) -> bn.Customer | None:
+        row = await db.one("select * from customers where id = %s", (local_id,))
+        return bn.Customer.model_validate(row | {"name_suffix": await name_suffix(db, "customers", row)}) if row else None
 
     def map(self, doc: bn.Customer, refs: Refs) -> dict[str, Any]:
         return customer_to_qbo(doc)
@@ -33,6 +39,10 @@ class VendorProcessor(Processor[bn.Vendor]):
     natural_key = "DisplayName"
     on_delete = "deactivate"
     create_only = ()
+
+    async def load(self, db: Snapshot, local_id: int) -> bn.Vendor | None:
+        row = await db.one("select * from vendors where id = %s", (local_id,))
+        return bn.Vendor.model_validate(row | {"name_suffix": await name_suffix(db, "vendors", row)}) if row else None
 
     def map(self, doc: bn.Vendor, refs: Refs) -> dict[str, Any]:
         return vendor_to_qbo(doc)

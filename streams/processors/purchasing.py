@@ -34,8 +34,15 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
             "where l.purchase_order_id = %s order by l.line_no",
             (local_id,),
         )
-        billed = await db.one("select exists (select 1 from bills where purchase_order_id = %s and status <> 'draft') as x", (local_id,))
-        return bn.PurchaseOrder.model_validate(head | {"lines": lines, "billed": bool(billed and billed["x"])})
+        billed = await db.one(
+            "select coalesce(bool_or(true), false) as billed, coalesce(bool_or(m.qbo_id is null), false) as awaiting from bills b "
+            "left join qbo_sync.id_map m on m.entity_type = 'bill' and m.local_id = b.id and m.status = 'synced' "
+            "where b.status not in ('draft', 'void') and (b.purchase_order_id = %s or exists (select 1 from bill_lines bl "
+            "join purchase_order_lines pol on pol.id = bl.purchase_order_line_id where bl.bill_id = b.id and pol.purchase_order_id = %s))",
+            (local_id, local_id),
+        )
+        facts = {"billed": bool(billed and billed["billed"]), "awaiting_link": bool(billed and billed["awaiting"])}
+        return bn.PurchaseOrder.model_validate(head | {"lines": lines, **facts})
 
     def dependencies(self, doc: bn.PurchaseOrder) -> list[DocRef]:
         return [dep("vendor", doc.vendor_id), *line_item_deps(doc.lines)]
@@ -84,4 +91,8 @@ class BillProcessor(Processor[bn.Bill]):
         return bill_to_qbo(doc, refs)
 
     async def after_sync(self, doc: bn.Bill, qbo_object: Mapping[str, Any]) -> list[DocRef]:
-        return quantity_refs(doc.lines)
+        # the PO again: closed in Bottleneck, it is pushed Closed now that this bill (and its link) is in QBO
+        pos = {ln.linked_purchase_order_id for ln in doc.lines if ln.linked_purchase_order_id is not None}
+        if doc.purchase_order_id is not None:
+            pos.add(doc.purchase_order_id)
+        return [*quantity_refs(doc.lines), *(dep("purchase_order", po) for po in sorted(pos))]

@@ -35,8 +35,14 @@ class SalesOrderProcessor(Processor[bn.SalesOrder]):
         if head is None:
             return None
         lines = await db.all(_LINES.format(table="sales_order_lines", fk="sales_order_id"), (local_id,))
-        invoiced = await db.one("select exists (select 1 from invoices where sales_order_id = %s and status <> 'draft') as x", (local_id,))
-        return bn.SalesOrder.model_validate(head | {"lines": lines, "invoiced": bool(invoiced and invoiced["x"])})
+        invoiced = await db.one(
+            "select coalesce(bool_or(true), false) as invoiced, coalesce(bool_or(m.qbo_id is null), false) as awaiting from invoices i "
+            "left join qbo_sync.id_map m on m.entity_type = 'invoice' and m.local_id = i.id and m.status = 'synced' "
+            "where i.sales_order_id = %s and i.status not in ('draft', 'void')",
+            (local_id,),
+        )
+        facts = {"invoiced": bool(invoiced and invoiced["invoiced"]), "awaiting_link": bool(invoiced and invoiced["awaiting"])}
+        return bn.SalesOrder.model_validate(head | {"lines": lines, **facts})
 
     def dependencies(self, doc: bn.SalesOrder) -> list[DocRef]:
         return [dep("customer", doc.customer_id), *line_item_deps(doc.lines)]
@@ -78,4 +84,6 @@ class InvoiceProcessor(Processor[bn.Invoice]):
         return invoice_to_qbo(doc, refs)
 
     async def after_sync(self, doc: bn.Invoice, qbo_object: Mapping[str, Any]) -> list[DocRef]:
-        return quantity_refs(doc.lines)
+        # the order again: closed in Bottleneck, it is pushed Closed now that this invoice (and its link) is in QBO
+        order = [dep("sales_order", doc.sales_order_id)] if doc.sales_order_id is not None else []
+        return [*quantity_refs(doc.lines), *order]

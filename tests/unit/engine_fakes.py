@@ -135,6 +135,31 @@ class FakeIdMap:
         if (company_id, entity_type, local_id) in self.entries:
             self.errors[(company_id, entity_type, local_id)] = error
 
+    async def intend(
+        self, *, company_id: int, entity_type: str, local_id: int, realm_id: str, qbo_entity: str, intent: Mapping[str, Any]
+    ) -> None:
+        key = (company_id, entity_type, local_id)
+        old = self.entries.get(key)
+        self.entries[key] = (
+            replace(old, create_intent=dict(intent))
+            if old
+            else IdMapEntry(
+                company_id, entity_type, local_id, realm_id, qbo_entity, None, None, None, "creating", create_intent=dict(intent)
+            )
+        )
+
+    async def remember_follow_ups(self, company_id: int, entity_type: str, local_id: int, follow_ups: list[tuple[str, int]]) -> None:
+        key = (company_id, entity_type, local_id)
+        if key in self.entries:
+            self.entries[key] = replace(self.entries[key], follow_ups=[list(f) for f in follow_ups])
+
+    async def owner(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, str, int] | None:
+        return next(
+            (k for k, e in self.entries.items() if (e.realm_id, e.qbo_entity, e.qbo_id) == (realm_id, qbo_entity, qbo_id)
+             and e.status not in ("voided", "deleted", "inactive", "gone")),
+            None,
+        )  # fmt: skip
+
     async def record(
         self,
         *,
@@ -154,6 +179,7 @@ class FakeIdMap:
         self.entries[key] = IdMapEntry(
             company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status,
             line_ids=line_ids if line_ids is not None else (old.line_ids if old else {}),
+            follow_ups=old.follow_ups if old else [],
         )  # fmt: skip
 
 

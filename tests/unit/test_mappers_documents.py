@@ -161,10 +161,12 @@ def test_sales_order_to_estimate_orders_lines_and_points_at_lots() -> None:
     assert second["Amount"] == D("20.01")
     closed = sales_order_to_qbo(so.model_copy(update={"status": "closed"}), REFS)
     assert closed["TxnStatus"] == "Closed"
-    # An invoiced order is closed by QBO when the invoice links to it; closing it first would make QBO
-    # ignore that link.
-    invoiced = sales_order_to_qbo(so.model_copy(update={"status": "closed", "invoiced": True}), REFS)
+    # An invoice not yet in QBO would lose its link to an estimate closed first: Closed waits for it.
+    invoiced = sales_order_to_qbo(so.model_copy(update={"status": "closed", "invoiced": True, "awaiting_link": True}), REFS)
     assert "TxnStatus" not in invoiced
+    # once every linked invoice is in QBO, the order closed in Bottleneck is closed in QBO too
+    landed = sales_order_to_qbo(so.model_copy(update={"status": "closed", "invoiced": True}), REFS)
+    assert landed["TxnStatus"] == "Closed"
 
 
 def test_invoice_links_its_estimate_only_when_synced() -> None:
@@ -208,8 +210,11 @@ def test_purchase_order() -> None:
     assert [ln["Amount"] for ln in body["Line"]] == [D("40.00"), D("3.33")]
     assert body["Line"][0]["ItemBasedExpenseLineDetail"] == {"ItemRef": {"value": "19"}, "Qty": D(10), "UnitPrice": D(4)}
     assert purchase_order_to_qbo(po.model_copy(update={"status": "closed"}), REFS)["POStatus"] == "Closed"
-    # A billed order is closed by QBO when the bill links to it; QBO drops links to closed POs.
-    assert "POStatus" not in purchase_order_to_qbo(po.model_copy(update={"status": "closed", "billed": True}), REFS)
+    # QBO drops a bill's link to a closed PO: Closed waits until every linked bill is in QBO, then is
+    # pushed whether the order was fully billed or billed short.
+    waiting = po.model_copy(update={"status": "closed", "billed": True, "awaiting_link": True})
+    assert "POStatus" not in purchase_order_to_qbo(waiting, REFS)
+    assert purchase_order_to_qbo(po.model_copy(update={"status": "closed", "billed": True}), REFS)["POStatus"] == "Closed"
 
 
 def test_bill_links_each_line_to_its_po_line() -> None:
