@@ -111,7 +111,8 @@ def _wait_synced(
 def _new_company(settings: Settings, conn: psycopg.Connection[Any], label: str) -> tuple[int, str]:
     stamp = time.strftime("%Y%m%d%H%M%S")
     company = seed.company(conn, f"{label} {stamp}")
-    realm = f"bench-{label.lower().replace(' ', '-')}-{stamp}"
+    # QBO realm ids are digits only (the client refuses anything else): 9, the company id, the time
+    realm = f"9{company:06d}{time.time_ns() // 1_000_000}"
     _asyncio_run(connect_local(settings, company, realm))
     return company, realm
 
