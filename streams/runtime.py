@@ -57,8 +57,9 @@ class Runtime:
 
     @classmethod
     async def create(cls, settings: Settings) -> Runtime:
-        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore.from_settings(settings))
-        return cls(settings, qbo, await Database.open(settings.postgres_dsn, name="worker"))
+        db = await Database.open(settings.postgres_dsn, name="worker")
+        qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore.from_settings(settings, db=db))
+        return cls(settings, qbo, db)
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:
         """``ref`` with its company filled in (the engine's one resolver), or None when the row is gone

@@ -27,6 +27,11 @@ def demo() -> None:
 def bench(
     documents: Annotated[int, typer.Option(help="documents for the latency run")] = 300,
     rate: Annotated[float, typer.Option(help="documents committed per second in the latency run")] = 10.0,
+    realms: Annotated[int, typer.Option(help="companies the latency run spreads over (25: QBO's 500/min per realm does not bind)")] = 25,
+    burst: Annotated[int, typer.Option(help="new customers in the one-realm sink run")] = 400,
+    only: Annotated[
+        str, typer.Option(help="comma-separated figures to run: latency,sink,replay,recovery")
+    ] = "latency,sink,replay,recovery",
 ) -> None:
     """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
     require_infra("bench")
@@ -35,7 +40,7 @@ def bench(
 
     settings = get_settings()
     up(settings)
-    run(settings, documents=documents, rate=rate)
+    run(settings, documents=documents, rate=rate, realms=realms, burst=burst, only=tuple(x.strip() for x in only.split(",") if x.strip()))
 
 
 def register(app: typer.Typer) -> None:

@@ -61,16 +61,24 @@ async def dead_letter(letter: DeadLetter) -> None:
     await send_dead_letter(deadletter_topic, letter, settings.deadletter_max_bytes)
 
 
+ROUTE_IN_FLIGHT = 2000  # records whose touches are sent but not yet acknowledged by the broker
+
+
 @app.agent(cdc_topic)
 async def route_changes(stream: StreamT[Any]) -> None:
     rt = await get_runtime()
     # Manual acks: a record is acknowledged (its offset may be committed) only after its outcome -- the
     # document touches or a dead letter -- has been acknowledged by the broker. A worker stopped before
-    # that reads the record again.
+    # that reads the record again. The broker's acknowledgement is awaited off the agent's loop, so the
+    # next records are routed (and their sends batched by the producer) meanwhile: one broker round trip
+    # per batch of records, not per record. Faust commits an offset only once every record before it
+    # is acknowledged, so acknowledging out of order moves no offset past an unfinished record.
+    in_flight = asyncio.Semaphore(ROUTE_IN_FLIGHT)
+    pending: set[asyncio.Task[None]] = set()
     async for event in manual_ack(stream).events():
         msg = event.message
         try:
-            await _route_record(rt, msg)
+            sent = await _route_record(rt, msg)
         except Exception as exc:  # a bug must not stop the agent, nor lose the record: dead-letter it
             log.exception("route: unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
             await dead_letter(
@@ -81,25 +89,48 @@ async def route_changes(stream: StreamT[Any]) -> None:
                     original=OriginalRecord.from_bytes(msg.topic, msg.partition, msg.offset, msg.key, msg.value),
                 )
             )
+            sent = []
+        if not sent:
+            await stream.ack(event)
+            continue
+        await in_flight.acquire()
+        task = asyncio.ensure_future(_ack_when_delivered(stream, event, sent, in_flight))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+
+async def _ack_when_delivered(
+    stream: StreamT[Any], event: Any, sent: list[tuple[DocumentTouch, Any]], in_flight: asyncio.Semaphore
+) -> None:
+    """The record is done when the broker has every touch it produced (a refused one is resent)."""
+    try:
+        results = await asyncio.gather(*(fut for _touch, fut in sent), return_exceptions=True)
+        for (touch, _fut), result in zip(sent, results, strict=True):
+            if isinstance(result, BaseException):
+                await send_acked(documents_topic, touch.key(), touch.to_bytes(), what=f"document touch {touch.ref}")
         await stream.ack(event)
+    finally:
+        in_flight.release()
 
 
-async def _route_record(rt: Runtime, msg: Any) -> None:
+async def _route_record(rt: Runtime, msg: Any) -> list[tuple[DocumentTouch, Any]]:
+    """Route one record: dead letters are sent and awaited here (rare); the document touches are handed
+    to the producer and returned with their delivery futures, for the caller to await."""
     original = partial(OriginalRecord.from_bytes, msg.topic, msg.partition, msg.offset, msg.key, msg.value)
     try:
         change = decode(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
     except DecodeError as exc:
         await dead_letter(DeadLetter(stage="decode", failure_type=type(exc).__name__, reason=str(exc), original=original()))
-        return
+        return []
     if not isinstance(change, ChangeEvent):  # tombstones and other non-row records carry nothing to sync
-        return
+        return []
     table = change.source.table
     metrics.events_consumed.labels(table).inc()
     try:
         refs = route_event(change, REGISTRY)
     except (RoutingError, RecursionError, ArithmeticError) as exc:
         await dead_letter(DeadLetter(stage="route", failure_type="unroutable", reason=f"{exc}"[:4000], original=original()))
-        return
+        return []
     # source.txId, not transaction.id: the latter is "txId:LSN" and its LSN differs within a transaction
     origin = Origin(
         topic=msg.topic,
@@ -108,8 +139,7 @@ async def _route_record(rt: Runtime, msg: Any) -> None:
         source_ts_ms=change.source.ts_ms,
         tx_id=str(change.txid) if change.txid is not None else None,
     )
-    touches: list[DocumentTouch] = []
-    sent: list[Any] = []
+    sent: list[tuple[DocumentTouch, Any]] = []
     for ref in refs:
         try:
             # the engine's one resolver (a lost Postgres connection is replaced by sinks/postgres.py)
@@ -133,13 +163,8 @@ async def _route_record(rt: Runtime, msg: Any) -> None:
             )
             continue
         touch = DocumentTouch(ref=resolved, origin=origin)
-        touches.append(touch)
-        sent.append(await documents_topic.send(key=touch.key(), value=touch.to_bytes()))
-    # The record is done when the broker has every touch it produced (a refused one is resent).
-    results = await asyncio.gather(*sent, return_exceptions=True)
-    for touch, result in zip(touches, results, strict=True):
-        if isinstance(result, BaseException):
-            await send_acked(documents_topic, touch.key(), touch.to_bytes(), what=f"document touch {touch.ref}")
+        sent.append((touch, await documents_topic.send(key=touch.key(), value=touch.to_bytes())))
+    return sent
 
 
 def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:
