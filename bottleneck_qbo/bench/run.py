@@ -331,10 +331,18 @@ def sink_run(settings: Settings, conn: psycopg.Connection[Any], burst: int) -> d
     elapsed = max(synced.values()) - t0
     stats = _sandbox_stats(settings, realm)
     requests = int(stats["requests_total"])
+    # QBO's limit is per rolling window and each window's budget goes out at once, so a short burst looks
+    # faster than a realm can sustain; the sustained rate is what the whole windows of the run carried.
+    window = settings.qbo_rate_window_s
+    whole = int((max(synced.values()) - t0) // window)
+    carried = sum(1 for t in synced.values() if t - t0 < whole * window)
+    steady = carried / (whole * window) * 60 if whole else 0.0
     return {
         "documents": burst,
         "seconds": elapsed,
         "documents_per_min": burst / elapsed * 60,
+        "steady_documents_per_min": steady,
+        "window_s": window,
         "requests": requests,
         "requests_per_min": requests / elapsed * 60,
         "limit_requests_per_min": settings.qbo_requests_per_minute,
@@ -513,12 +521,14 @@ def render(f: Figures) -> str:
         )
     if s:
         per_doc = s["requests"] / s["documents"]
+        window_s = s.get("window_s", 60.0)
         rows.append(
             (
                 f"QBO sink, {s['documents']:.0f} new customers into one realm (single-call path)",
-                f"{s['documents_per_min']:.0f} docs/min, {per_doc:.2f} requests/doc, {s['http_429']:.0f} x 429",
+                f"{s.get('steady_documents_per_min', 0):.0f} docs/min over the run's whole {window_s:g}-s windows "
+                f"({s['documents_per_min']:.0f} overall), {per_doc:.2f} requests/doc, {s['http_429']:.0f} x 429",
                 f">= {0.9 * s['limit_requests_per_min']:.0f} docs/min, 0 x 429",
-                _verdict(s["documents_per_min"], 0.9 * s["limit_requests_per_min"], at_most=False)
+                _verdict(s.get("steady_documents_per_min", 0), 0.9 * s["limit_requests_per_min"], at_most=False)
                 + ("" if s["http_429"] == 0 else f"; {s['http_429']:.0f} x 429"),
             )
         )

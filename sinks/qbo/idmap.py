@@ -113,6 +113,14 @@ class IdMap:
             (company_id, entity_type, local_id, realm_id, qbo_entity, Jsonb(dict(intent))),
         )
 
+    async def abandon_intent(self, company_id: int, entity_type: str, local_id: int) -> None:
+        """The create was refused before QBO processed it (rate limited): forget the intent."""
+        await self._db.execute(
+            "update qbo_sync.id_map set create_intent = null "
+            "where company_id = %s and entity_type = %s and local_id = %s and qbo_id is null",
+            (company_id, entity_type, local_id),
+        )
+
     async def remember_follow_ups(self, company_id: int, entity_type: str, local_id: int, follow_ups: list[tuple[str, int]]) -> None:
         """The follow-ups of the state just synced (re-checked too when the next state no longer has them)."""
         await self._db.execute(

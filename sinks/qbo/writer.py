@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from sinks.qbo.api import QboApi
-from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboStaleSyncToken
+from sinks.qbo.errors import QboDuplicateName, QboError, QboNotFound, QboRateLimited, QboStaleSyncToken
 from sinks.qbo.hashing import payload_hash
 from sinks.qbo.idmap import IdentityTaken, IdMapEntry
 from sinks.qbo.query import quote
@@ -58,6 +58,8 @@ class IdMapRecorder(Protocol):
     async def intend(
         self, *, company_id: int, entity_type: str, local_id: int, realm_id: str, qbo_entity: str, intent: Mapping[str, Any]
     ) -> None: ...
+
+    async def abandon_intent(self, company_id: int, entity_type: str, local_id: int) -> None: ...
 
     async def owner(self, realm_id: str, qbo_entity: str, qbo_id: str) -> tuple[int, str, int] | None: ...
 
@@ -173,6 +175,11 @@ class Writer:
                 )
                 try:
                     obj = await self.qbo.create(self.realm_id, p.qbo_entity, payload, request_id=rid)
+                except QboRateLimited:
+                    # refused before QBO processed it (the realm's own budget, or a 429): nothing can have
+                    # been created, so the retry needs no natural-key lookup (one request per document)
+                    await self.idmap.abandon_intent(self.company_id, p.entity_type, self.local_id)
+                    raise
                 except QboDuplicateName:
                     # the name is held in QBO: an object made outside this product (onboarding a company
                     # that already has customers) or an inactive one (QBO's default queries hide inactive

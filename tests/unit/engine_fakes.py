@@ -135,6 +135,11 @@ class FakeIdMap:
         if (company_id, entity_type, local_id) in self.entries:
             self.errors[(company_id, entity_type, local_id)] = error
 
+    async def abandon_intent(self, company_id: int, entity_type: str, local_id: int) -> None:
+        old = self.entries.get((company_id, entity_type, local_id))
+        if old is not None and old.qbo_id is None:
+            self.entries[(company_id, entity_type, local_id)] = replace(old, create_intent=None)
+
     async def intend(
         self, *, company_id: int, entity_type: str, local_id: int, realm_id: str, qbo_entity: str, intent: Mapping[str, Any]
     ) -> None:
