@@ -64,7 +64,7 @@ class Report:
 
 def writes_objects(p: Processor[Any]) -> bool:
     """Processors whose documents are one QBO object each (not append-only adjustments)."""
-    return not bool(getattr(p, "append_only", p.qbo_entity == "InventoryAdjustment"))
+    return not p.append_only
 
 
 class Reconciler:
