@@ -339,6 +339,20 @@ class Writer:
         except IdentityTaken as exc:
             raise SyncConflict(str(exc)) from exc
 
+    async def _record_removed(self, qbo_id: str, sync_token: str | None, status: str) -> None:
+        """The id map after a void/delete: no payload hash, so a document restored in Bottleneck is sent again."""
+        await self.idmap.record(
+            company_id=self.company_id,
+            entity_type=self.processor.entity_type,
+            local_id=self.local_id,
+            realm_id=self.realm_id,
+            qbo_entity=self.processor.qbo_entity,
+            qbo_id=qbo_id,
+            sync_token=sync_token,
+            payload_hash=None,
+            status=status,
+        )
+
     # --- append-only objects (AdjustmentProcessor) -------------------------------------------------
     async def create_once(self, entity: str, payload: Mapping[str, Any], *key: object) -> WriteResult:
         """Create an append-only object (e.g. an InventoryAdjustment) whose requestid derives from ``key``:
@@ -402,17 +416,7 @@ class Writer:
             current = await self.qbo.read(self.realm_id, p.qbo_entity, entry.qbo_id)
         except QboNotFound:
             # already gone in QBO (deleted there): the goal is reached
-            await self.idmap.record(
-                company_id=self.company_id,
-                entity_type=p.entity_type,
-                local_id=self.local_id,
-                realm_id=self.realm_id,
-                qbo_entity=p.qbo_entity,
-                qbo_id=entry.qbo_id,
-                sync_token=None,
-                payload_hash=None,
-                status="deleted",
-            )
+            await self._record_removed(entry.qbo_id, None, "deleted")
             return WriteResult("none", entry.qbo_id)
         token = str(current["SyncToken"])
         rid = request_id(self.realm_id, p.entity_type, self.local_id, p.on_delete, token, self.run, self.salt)
@@ -422,17 +426,7 @@ class Writer:
         else:
             obj = await self.qbo.delete(self.realm_id, p.qbo_entity, entry.qbo_id, token, request_id=rid)
             status = "deleted"
-        await self.idmap.record(
-            company_id=self.company_id,
-            entity_type=p.entity_type,
-            local_id=self.local_id,
-            realm_id=self.realm_id,
-            qbo_entity=p.qbo_entity,
-            qbo_id=entry.qbo_id,
-            sync_token=str(obj.get("SyncToken", "")) or None,
-            payload_hash=None,
-            status=status,
-        )
+        await self._record_removed(entry.qbo_id, str(obj.get("SyncToken", "")) or None, status)
         return WriteResult(p.on_delete, entry.qbo_id, obj)
 
 

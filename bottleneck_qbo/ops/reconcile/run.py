@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from bottleneck_qbo.ops.reconcile.diff import (
     Difference,
@@ -116,7 +115,15 @@ class Reconciler:
 
     async def _company(self, source: Source, company_id: int, realm: str, processors: list[Processor[Any]]) -> CompanyReport:
         out = CompanyReport(company_id, realm)
-        entries = _id_map(self.dsn, company_id)
+        async with source.snapshot() as db:  # Bottleneck's connection, also for the product's own schema
+            entries = {
+                (r["entity_type"], int(r["local_id"])): r
+                for r in await db.all(
+                    "select entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, status, line_ids "
+                    "from qbo_sync.id_map where company_id = %s",
+                    (company_id,),
+                )
+            }
         live = {k: e for k, e in entries.items() if e["qbo_id"] and e["realm_id"] == realm and e["status"] not in ("voided", "deleted")}
         refs = StaticRefs(
             accounts=await self.accounts.for_realm(realm),
@@ -128,8 +135,8 @@ class Reconciler:
             if p.qbo_entity not in qbo_objects:
                 qbo_objects[p.qbo_entity] = await self._read_all(realm, p.qbo_entity)
             objects = qbo_objects[p.qbo_entity]
-            with psycopg.connect(self.dsn) as conn:
-                ids = [int(r[0]) for r in conn.execute(f"select id from {p.table} where company_id = %s order by id", (company_id,))]
+            async with source.snapshot() as db:
+                ids = [int(r["id"]) for r in await db.all(f"select id from {p.table} where company_id = %s order by id", (company_id,))]
             seen: set[int] = set()
             for local_id in ids:
                 seen.add(local_id)
@@ -266,16 +273,6 @@ class Reconciler:
             if p.matches(doc, expected, obj):
                 hits.append(qbo_id)
         return sorted(hits, key=lambda s: (len(s), s))
-
-
-def _id_map(dsn: str, company_id: int) -> dict[tuple[str, int], dict[str, Any]]:
-    with psycopg.connect(dsn, row_factory=dict_row) as conn:
-        rows = conn.execute(
-            "select entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, status, line_ids "
-            "from qbo_sync.id_map where company_id = %s",
-            (company_id,),
-        ).fetchall()
-    return {(r["entity_type"], int(r["local_id"])): r for r in rows}
 
 
 # --- --fix -------------------------------------------------------------------------------------------
