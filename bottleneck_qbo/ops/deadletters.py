@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import TopicPartition
 from pydantic import ValidationError
 
 from bottleneck_qbo.ops import reach
@@ -113,33 +112,12 @@ class LetterReader:
 
     def refresh(self) -> list[Letter]:
         s = self.settings
-        consumer = reach.kafka_consumer(s, enable_auto_commit=False, consumer_timeout_ms=1000)
-        try:
-            parts = [TopicPartition(s.deadletter_topic, p) for p in sorted(consumer.partitions_for_topic(s.deadletter_topic) or ())]
-            if parts:
-                consumer.assign(parts)
-                ends = consumer.end_offsets(parts)
-                begins = consumer.beginning_offsets(parts)
-                todo = []
-                for tp in parts:
-                    start = max(self._next.get(tp.partition, 0), begins[tp])
-                    if start < ends[tp]:
-                        consumer.seek(tp, start)
-                        todo.append(tp)
-                    else:
-                        consumer.pause(tp)
-                while todo:
-                    got = consumer.poll(timeout_ms=1000)
-                    if not got:
-                        break  # bounded: a broker that stops answering mid-read ends the read
-                    for tp, batch in got.items():
-                        for rec in batch:
-                            letter = _decode(rec.partition, rec.offset, rec.timestamp, rec.value)
-                            self.letters[letter.id] = letter
-                            self._next[tp.partition] = rec.offset + 1
-                    todo = [tp for tp in todo if consumer.position(tp) < ends[tp]]
-        finally:
-            consumer.close()
+        for rec in reach.read_topic(
+            s, s.deadletter_topic, lambda tp, begin, end: self._next.get(tp.partition, 0), consumer_timeout_ms=1000
+        ):
+            letter = _decode(rec.partition, rec.offset, rec.timestamp, rec.value)
+            self.letters[letter.id] = letter
+            self._next[rec.partition] = rec.offset + 1
         return sorted(self.letters.values(), key=lambda lt: (lt.timestamp, lt.partition, lt.offset))
 
 

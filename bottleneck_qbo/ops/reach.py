@@ -5,10 +5,12 @@ with a sentence that says what to do, instead of hanging (kafka-python retries a
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from bottleneck_qbo.kafka_config import kafka_python_kwargs
 from bottleneck_qbo.settings import Settings
@@ -62,3 +64,32 @@ def kafka_producer(settings: Settings, **kwargs: Any) -> KafkaProducer:
 def kafka_admin(settings: Settings) -> KafkaAdminClient:
     kafka_check(settings)
     return KafkaAdminClient(**kafka_python_kwargs(settings), client_id="bottleneck-qbo-ops", request_timeout_ms=5000, **_KAFKA_TIMEOUTS)
+
+
+def read_topic(settings: Settings, topic: str, start: Callable[[TopicPartition, int, int], int], **kwargs: Any) -> Iterator[ConsumerRecord]:
+    """Every record of ``topic`` from ``start(tp, beginning, end)`` to the end each partition had when the
+    read began; bounded: a broker that stops answering mid-read ends the read (after 1 s without records)."""
+    consumer = kafka_consumer(settings, enable_auto_commit=False, **kwargs)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not parts:
+            return
+        consumer.assign(parts)
+        ends, begins = consumer.end_offsets(parts), consumer.beginning_offsets(parts)
+        todo = []
+        for tp in parts:
+            first = max(start(tp, begins[tp], ends[tp]), begins[tp])
+            if first < ends[tp]:
+                consumer.seek(tp, first)
+                todo.append(tp)
+            else:
+                consumer.pause(tp)
+        while todo:
+            got = consumer.poll(timeout_ms=1000)
+            if not got:
+                break
+            for batch in got.values():
+                yield from batch
+            todo = [tp for tp in todo if consumer.position(tp) < ends[tp]]
+    finally:
+        consumer.close()

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from kafka import TopicPartition
 from pydantic import BaseModel, Field
 
 from bottleneck_qbo.ops import reach
@@ -272,39 +271,17 @@ def _connect_part(settings: Settings, report: StatusReport) -> None:
 
 def last_webhooks(settings: Settings) -> dict[str, datetime]:
     """Realm -> time of the latest webhook notification on the webhooks topic (its tail)."""
-    consumer = reach.kafka_consumer(settings, enable_auto_commit=False)
     out: dict[str, datetime] = {}
-    try:
-        parts = [TopicPartition(settings.webhooks_topic, p) for p in sorted(consumer.partitions_for_topic(settings.webhooks_topic) or ())]
-        if not parts:
-            return out
-        consumer.assign(parts)
-        ends, begins = consumer.end_offsets(parts), consumer.beginning_offsets(parts)
-        todo = []
-        for tp in parts:
-            if ends[tp] > begins[tp]:
-                consumer.seek(tp, max(begins[tp], ends[tp] - WEBHOOK_TAIL))
-                todo.append(tp)
-            else:
-                consumer.pause(tp)
-        while todo:
-            got = consumer.poll(timeout_ms=1000)
-            if not got:
-                break
-            for batch in got.values():
-                for rec in batch:
-                    try:
-                        n = json.loads(rec.value)["notification"]
-                    except (ValueError, KeyError, TypeError):
-                        continue
-                    if n.get("source", "webhook") != "webhook" or not n.get("realm_id"):
-                        continue
-                    at = datetime.fromtimestamp(rec.timestamp / 1000, UTC)
-                    if at > out.get(n["realm_id"], datetime.min.replace(tzinfo=UTC)):
-                        out[n["realm_id"]] = at
-            todo = [tp for tp in todo if consumer.position(tp) < ends[tp]]
-    finally:
-        consumer.close()
+    for rec in reach.read_topic(settings, settings.webhooks_topic, lambda tp, begin, end: end - WEBHOOK_TAIL):
+        try:
+            n = json.loads(rec.value)["notification"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if n.get("source", "webhook") != "webhook" or not n.get("realm_id"):
+            continue
+        at = datetime.fromtimestamp(rec.timestamp / 1000, UTC)
+        if at > out.get(n["realm_id"], datetime.min.replace(tzinfo=UTC)):
+            out[n["realm_id"]] = at
     return out
 
 
