@@ -4,6 +4,8 @@ state named (kept in the id map) are re-checked with the current ones."""
 
 from __future__ import annotations
 
+import copy
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -78,3 +80,50 @@ async def test_a_deleted_bill_rechecks_its_lots(env: Env) -> None:
     out = await env.engine.sync(DocRef(company_id=None, entity_type="bill", local_id=bill))
     assert out.kind == Kind.SYNCED and out.action == "delete", out
     await assert_lot_equal(env, lot)
+
+
+class _SomeoneElseAdjusts:
+    """The real client, with a person in QBO moving the same item by +1 right after each of our stock
+    adjustments lands (``times`` times): the interleaving the read-back exists for."""
+
+    def __init__(self, real: Any, times: int) -> None:
+        self._real = real
+        self.times = times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def create(self, realm_id: str, entity: str, body: Any, *, request_id: str) -> Any:
+        answer = await self._real.create(realm_id, entity, body, request_id=request_id)
+        if entity == "InventoryAdjustment" and self.times > 0:
+            self.times -= 1
+            theirs = copy.deepcopy(dict(body))
+            theirs["Line"][0]["ItemAdjustmentLineDetail"]["QtyDiff"] = "1"
+            await self._real.create(realm_id, entity, theirs, request_id=uuid.uuid4().hex)
+        return answer
+
+
+async def _lot_in_qbo(env: Env) -> int:
+    lot = await items.lot(env.conn, env.company_id)
+    assert (await env.engine.sync(ref(env, "lot_quantity", lot))).kind in (Kind.SYNCED, Kind.UNCHANGED)
+    await assert_lot_equal(env, lot)
+    await env.conn.execute("update lots set quantity_on_hand = quantity_on_hand + 5 where id = %s", (lot,))
+    return lot
+
+
+async def test_an_adjustment_qbo_moved_meanwhile_is_read_back_and_adjusted_once_more(env: Env) -> None:
+    lot = await _lot_in_qbo(env)
+    env.engine.qbo = _SomeoneElseAdjusts(env.qbo, times=1)
+    out = await env.engine.sync(ref(env, "lot_quantity", lot))
+    assert out.kind == Kind.SYNCED, out
+    # ours (+5), theirs (+1), ours again (-1): QBO ends at Bottleneck's quantity
+    await assert_lot_equal(env, lot)
+
+
+async def test_an_adjustment_qbo_keeps_moving_is_a_readable_conflict(env: Env) -> None:
+    lot = await _lot_in_qbo(env)
+    env.engine.qbo = _SomeoneElseAdjusts(env.qbo, times=10)
+    out = await env.engine.sync(ref(env, "lot_quantity", lot))
+    assert out.kind == Kind.CONFLICT and "kept moving" in (out.reason or ""), out
+    parked = await env.parking.get(ref(env, "lot_quantity", lot))
+    assert parked is not None and parked.state == "conflict"
