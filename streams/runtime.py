@@ -12,8 +12,10 @@ import logging
 from bottleneck_qbo.settings import Settings, get_settings
 from sinks.postgres import Database
 from sinks.qbo.auth import PostgresTokenStore
+from sinks.qbo.budget_ledger import PostgresBudgetLedger, default_holder
 from sinks.qbo.client import QboClient
 from sinks.qbo.idmap import IdMap
+from sinks.qbo.shared_budget import SharedBudgetConfig
 from streams.engine.docref import DocRef
 from streams.engine.engine import SyncEngine
 from streams.engine.parking import Parking
@@ -59,6 +61,10 @@ class Runtime:
     async def create(cls, settings: Settings) -> Runtime:
         db = await Database.open(settings.postgres_dsn, name="worker")
         qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore.from_settings(settings, db=db))
+        if settings.qbo_shared_budget:
+            # Several workers may call one realm: its budget is charged to the shared ledger as well.
+            shared = SharedBudgetConfig(block=settings.qbo_budget_block, processes=settings.qbo_budget_processes)
+            qbo.limiters.attach_ledger(PostgresBudgetLedger(db, holder=default_holder()), shared)
         return cls(settings, qbo, db)
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:

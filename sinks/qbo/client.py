@@ -340,7 +340,7 @@ class QboClient:
             if isinstance(error, QboRateLimited):
                 wait = _retry_after(response)
                 error.retry_after_s = self.retry.rate_limit_wait_s if wait is None else wait
-                limiter.pause(error.retry_after_s)
+                await limiter.rate_limited(error.retry_after_s)
                 if rate_attempts < self.retry.rate_limit_max_retries:
                     rate_attempts += 1
                     self.stats.retries[realm_id] += 1

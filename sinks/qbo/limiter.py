@@ -5,6 +5,11 @@ Each realm gets a rolling-window request counter, a concurrency semaphore, and a
 A rolling window (not a token bucket with burst) because a bucket of capacity N refilling at N/min can
 let 2N requests into one minute, which is exactly what QBO's per-minute counter punishes.
 On 429 only that realm is paused; other realms keep going.
+
+Across processes (several workers): the registry may carry a shared ledger (``attach_ledger``); each
+realm's windows are then also charged to blocks of the realm's cross-process budget
+(``sinks.qbo.shared_budget``), so the sum over processes stays within QBO's limits, and a 429 pauses
+the realm in every process. The local windows stay the fast path: most calls make no query.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
+
+from sinks.qbo.budget_ledger import BudgetLedger
+from sinks.qbo.shared_budget import SharedBudget, SharedBudgetConfig
 
 __all__ = ["LimiterConfig", "LimiterRegistry", "RealmLimiter", "shared_limiter_registry"]
 
@@ -54,8 +63,10 @@ class _RollingWindow:
             return 0.0
         return self._sent[len(self._sent) + weight - self.limit - 1] + self.window_s - now
 
-    def give_back(self) -> None:
-        self._sent.pop()
+    def give_back(self, weight: int = 1) -> None:
+        """Forget the last ``weight`` units recorded (a call admitted here that did not go out after all)."""
+        for _ in range(min(max(1, weight), self.limit, len(self._sent))):
+            self._sent.pop()
 
     def in_window(self) -> int:
         now = self._clock()
@@ -73,12 +84,31 @@ class RealmBusy(Exception):
 class RealmLimiter:
     """Limits for one realm. Use ``async with limiter.slot(batch=False): ...`` around each HTTP call."""
 
-    def __init__(self, config: LimiterConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: LimiterConfig,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        realm_id: str = "",
+        ledger: BudgetLedger | None = None,
+        shared: SharedBudgetConfig | None = None,
+    ) -> None:
         self.config = config
         self._clock = clock
         window = config.window_s + config.safety_margin_s
         self._requests = _RollingWindow(config.requests_per_window, window, clock)
         self._batches = _RollingWindow(config.batch_per_window, window, clock)
+        self._shared_requests: SharedBudget | None = None
+        self._shared_batches: SharedBudget | None = None
+        if ledger is not None:
+            share = shared or SharedBudgetConfig()
+
+            def budget(kind: Literal["request", "batch"], limit: int) -> SharedBudget:
+                fallback = _RollingWindow(max(1, limit // share.processes), window, clock)
+                return SharedBudget(ledger, realm_id, kind, limit=limit, window_s=window, config=share, fallback=fallback, clock=clock)
+
+            self._shared_requests = budget("request", config.requests_per_window)
+            self._shared_batches = budget("batch", config.batch_per_window)
         self._semaphore = asyncio.Semaphore(config.max_concurrency)
         self._paused_until = 0.0
         self.in_flight = 0
@@ -90,6 +120,31 @@ class RealmLimiter:
     def pause(self, seconds: float) -> None:
         """Stop this realm's new requests for ``seconds`` (after a 429); never shortens an existing pause."""
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    async def rate_limited(self, seconds: float) -> None:
+        """QBO answered 429: pause here and, with a shared ledger, in every process."""
+        self.pause(seconds)
+        if self._shared_requests is not None:
+            await self._shared_requests.cool_down(seconds)
+
+    async def _shared_wait(self, batch: bool, weight: int) -> float:
+        """0 when the cross-process budget admits the call (tokens taken), else seconds to wait."""
+        if self._shared_requests is None or self._shared_batches is None:
+            return 0.0
+        if batch:
+            verdict = await self._shared_batches.take(1)
+            if verdict.wait_s > 0:
+                if verdict.cooldown:
+                    self.pause(verdict.wait_s)
+                return verdict.wait_s
+        verdict = await self._shared_requests.take(weight)
+        if verdict.wait_s > 0:
+            if batch:
+                self._shared_batches.put_back(1)
+            if verdict.cooldown:
+                self.pause(verdict.wait_s)
+            return verdict.wait_s
+        return 0.0
 
     async def _admit(self, batch: bool, weight: int, max_wait_s: float | None) -> None:
         def wait_for(seconds: float) -> float:
@@ -108,6 +163,13 @@ class RealmLimiter:
             if (wait := self._requests.wait_time(weight)) > 0:
                 if batch:
                     self._batches.give_back()  # give the batch slot back; we retry both together
+                await asyncio.sleep(wait_for(wait))
+                continue
+            # The cross-process budget last: a call the local windows refuse costs no ledger query.
+            if (wait := await self._shared_wait(batch, weight)) > 0:
+                self._requests.give_back(weight)
+                if batch:
+                    self._batches.give_back()
                 await asyncio.sleep(wait_for(wait))
                 continue
             return
@@ -133,6 +195,16 @@ class LimiterRegistry:
         self.config = config or LimiterConfig()
         self._overrides: dict[str, LimiterConfig] = {}
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RealmLimiter]] = weakref.WeakKeyDictionary()
+        # A ledger holds a connection pool, which belongs to one event loop too.
+        self._ledgers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[BudgetLedger, SharedBudgetConfig]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def attach_ledger(self, ledger: BudgetLedger, shared: SharedBudgetConfig | None = None) -> None:
+        """Charge every realm's calls made in the running loop to the cross-process ledger as well."""
+        loop = asyncio.get_running_loop()
+        self._ledgers[loop] = (ledger, shared or SharedBudgetConfig())
+        self._by_loop.pop(loop, None)  # limiters built before would not see it
 
     def configure_realm(self, realm_id: str, config: LimiterConfig) -> None:
         """Give one realm its own limits (applies to limiters created afterwards)."""
@@ -151,7 +223,10 @@ class LimiterRegistry:
         limiters = self._by_loop.setdefault(loop, {})
         limiter = limiters.get(realm_id)
         if limiter is None:
-            limiter = limiters[realm_id] = RealmLimiter(self._overrides.get(realm_id, self.config))
+            ledger, shared = self._ledgers.get(loop) or (None, None)
+            limiter = limiters[realm_id] = RealmLimiter(
+                self._overrides.get(realm_id, self.config), realm_id=realm_id, ledger=ledger, shared=shared
+            )
         return limiter
 
 
