@@ -144,9 +144,13 @@ class Settings(BaseSettings):
         default=None, ge=0, description="longest wait for a realm's own request budget before raising QboRateLimited (None: wait)"
     )
     # One realm's budget across worker processes (sinks/qbo/budget_ledger.py, README "Scaling out")
-    qbo_shared_budget: bool = Field(default=True, description="charge QBO calls to the realm's budget ledger in Postgres, shared by every worker")
+    qbo_shared_budget: bool = Field(
+        default=True, description="charge QBO calls to the realm's budget ledger in Postgres, shared by every worker"
+    )
     qbo_budget_block: int = Field(default=10, ge=1, description="tokens a worker reserves per ledger query")
-    qbo_budget_processes: int = Field(default=2, ge=1, description="workers expected: each keeps to limit / this while the ledger is unavailable")
+    qbo_budget_processes: int = Field(
+        default=2, ge=1, description="workers expected: each keeps to limit / this while the ledger is unavailable"
+    )
     qbo_retry_max_attempts: int = Field(default=4, ge=0, description="resends after 5xx/timeouts (reads, and writes carrying a requestid)")
     qbo_retry_base_delay_s: float = Field(default=0.5, ge=0)
     qbo_retry_max_delay_s: float = Field(default=20.0, ge=0)

@@ -27,7 +27,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import psycopg
 
@@ -81,7 +81,7 @@ class PostgresBudgetLedger:
         self.queries += 1
         await self._call("select qbo_sync.cool_down_qbo_budget(%s, %s) as done", (realm_id, seconds))
 
-    async def _call(self, sql: str, params: tuple[object, ...]) -> dict[str, object] | None:
+    async def _call(self, sql: str, params: tuple[object, ...]) -> dict[str, Any] | None:
         try:
             return await asyncio.wait_for(self._db.fetchone(sql, params), self.timeout_s)
         except (psycopg.Error, OSError, TimeoutError) as exc:

@@ -36,7 +36,15 @@ def _run_two(shared_realm: str) -> list[dict[str, int]]:
         start = Path(tmp) / "start"
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.integration.budget_process", shared_realm, f"own-{i}-{shared_realm}", str(ATTEMPTS), str(start)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.integration.budget_process",
+                    shared_realm,
+                    f"own-{i}-{shared_realm}",
+                    str(ATTEMPTS),
+                    str(start),
+                ],
                 cwd=ROOT,
                 env=dict(os.environ),
                 stdout=subprocess.PIPE,
