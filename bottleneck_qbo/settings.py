@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     # admin listener (streams/admin.py): status page, /metrics, /health/* -- never on the public webhook port
     admin_host: str = Field(default="127.0.0.1", description="interface of the worker's admin listener (status page, metrics)")
     admin_port: int = Field(default=6067, description="port of the worker's admin listener; 0 disables it")
+    # local stack (infra/stack/worker.py): workers `stack up` starts, in one consumer group; instance k
+    # listens on worker_web_port / admin_port + worker_port_step * (k - 1)
+    workers: int = Field(default=1, ge=1, le=16, description="Faust workers the local stack starts (one consumer group)")
+    worker_port_step: int = Field(default=2, ge=1, description="port offset between the local stack's worker instances")
+    worker_data_dir: Path | None = Field(default=None, description="the worker's Faust data directory (default: run_dir/faust)")
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="worker logs: json lines, text, or auto (text on a TTY)"
     )

@@ -137,3 +137,21 @@ def topics_cmd() -> None:
 
     created = ensure_topics(get_settings())
     typer.echo("created: " + (", ".join(created) if created else "nothing (all exist)"))
+
+
+@app.command("worker")
+def worker_cmd(
+    instance: Annotated[int, typer.Option("--instance", min=1, help="worker number: 2 is a second worker in the same consumer group")] = 2,
+    as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object"),
+) -> None:
+    """Start one more worker (instance K listens on the web/admin ports + worker_port_step * (K - 1)).
+    BQ_WORKERS=N makes `stack up` start N; `stack down --only worker-K` stops one."""
+    require_infra("stack worker")
+    from infra.stack import StackError, Worker, up
+
+    try:
+        st = up(get_settings(), [Worker(get_settings(), instance)], progress=lambda msg: typer.echo(msg, err=True))
+    except StackError as exc:
+        _fail(exc)
+        return
+    _print(st, as_json)

@@ -1,5 +1,5 @@
 """The local stack as plain processes: PostgreSQL, Kafka (KRaft), Kafka Connect + Debezium, the QBO
-sandbox and one Faust worker.
+sandbox and one Faust worker (or ``BQ_WORKERS`` of them, one consumer group).
 
 Python API (the CLI ``bottleneck-qbo stack`` wraps it)::
 
@@ -27,7 +27,7 @@ from infra.stack.kafka import Kafka
 from infra.stack.models import ComponentState, ComponentStatus, StackStatus
 from infra.stack.postgres import Postgres
 from infra.stack.sandbox import QboSandbox
-from infra.stack.worker import Worker
+from infra.stack.worker import Worker, workers
 from streams.topics import ensure_topics
 
 # The CDC infrastructure alone (what the stack's own tests need) ...
@@ -37,7 +37,14 @@ COMPONENTS: list[Callable[[Settings], Component]] = [*INFRA_COMPONENTS, QboSandb
 
 
 def components(settings: Settings, *, infra_only: bool = False) -> list[Component]:
-    return [factory(settings) for factory in (INFRA_COMPONENTS if infra_only else COMPONENTS)]
+    """The parts in start order; the worker is ``settings.workers`` instances (``BQ_WORKERS``)."""
+    parts: list[Component] = []
+    for factory in INFRA_COMPONENTS if infra_only else COMPONENTS:
+        if factory is Worker:
+            parts.extend(workers(settings))
+        else:
+            parts.append(factory(settings))
+    return parts
 
 
 @contextmanager
