@@ -135,6 +135,7 @@ __all__ = [
     "StackError",
     "StackStatus",
     "Worker",
+    "workers",
     "components",
     "down",
     "ensure_topics",
