@@ -11,6 +11,8 @@
 4. Crash recovery: the worker SIGKILLed and started again; seconds from the new process starting to
    the first document committed after the kill being recorded as synced.
 5. Peak resident memory of the worker (VmHWM).
+6. Scaling out (``bottleneck_qbo.bench.scale_out``): before the replay the CDC topics are topped up to
+   ``--replay-events`` events (set-based SQL); the replay is then also run with ``--workers`` workers.
 Results are printed and written to ``bench-results/<time>.json``.
 """
 
@@ -56,6 +58,7 @@ class Figures:
     sink: dict[str, float] = field(default_factory=dict)
     recovery: dict[str, float] = field(default_factory=dict)
     worker_peak_rss_mb: float = 0.0
+    scale_out: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
 
 
@@ -418,7 +421,55 @@ def worker_peak_rss_mb(settings: Settings) -> float:
     return 0.0
 
 
-def run(settings: Settings, *, documents: int, rate: float, burst: int = 400, realms: int = 25, only: tuple[str, ...] = FIGURES) -> Figures:
+def scale_out_seed(settings: Settings, replay_events: int) -> dict[str, float]:
+    from bottleneck_qbo.bench.scale_out import ensure_replay_events
+
+    print(f"[replay] topping the CDC topics up to {replay_events} events ...", flush=True)
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        seeded = ensure_replay_events(settings, conn, replay_events)
+    print(f"      {seeded}", flush=True)
+    return seeded
+
+
+def scale_out_replay(settings: Settings, workers: int) -> dict[str, float]:
+    from bottleneck_qbo.bench.scale_out import replay_with_workers
+
+    print(f"[replay] from offset zero with {workers} workers ...", flush=True)
+    figures = replay_with_workers(settings, workers)
+    print(f"      {figures}", flush=True)
+    return figures
+
+
+def scale_out_rows(f: Figures) -> list[tuple[str, str, str, str]]:
+    """The table rows of the scale-out replay (empty unless it ran)."""
+    multi = f.scale_out.get("replay_workers")
+    if not multi or not f.replay:
+        return []
+    one, n = f.replay["events_per_s"], multi["events_per_s"]
+    cdc = multi["cdc_partitions"]
+    note = "one CDC partition: the route step runs on one worker" if cdc <= 1 else f"{cdc:.0f} CDC partitions"
+    return [
+        (
+            f"replay from offset 0, {multi['workers']:.0f} workers",
+            f"{multi['events']:.0f} events, {n:.0f}/s vs {one:.0f}/s with one worker ({n / one if one else 0:.2f}x); "
+            f"{multi['qbo_writes']:.0f} QBO writes; {note}",
+            "more than one worker's rate, 0 QBO writes",
+            f"{'faster' if n > one else 'NOT faster'}; writes {_verdict(multi['qbo_writes'], 0, at_most=True)}",
+        )
+    ]
+
+
+def run(
+    settings: Settings,
+    *,
+    documents: int,
+    rate: float,
+    burst: int = 400,
+    realms: int = 25,
+    only: tuple[str, ...] = FIGURES,
+    replay_events: int = 100_000,
+    workers: int = 2,
+) -> Figures:
     import os
     import platform
 
@@ -435,8 +486,13 @@ def run(settings: Settings, *, documents: int, rate: float, burst: int = 400, re
             fig.sink = sink_run(settings, conn, burst)
             print(f"      {fig.sink}", flush=True)
     if "replay" in only:
+        if replay_events > 0:
+            fig.scale_out["seed"] = scale_out_seed(settings, replay_events)
         print("[replay] from offset zero (worker restarted) ...", flush=True)
         fig.replay = replay_run(settings)
+        print(f"      {fig.replay}", flush=True)
+        if workers > 1:
+            fig.scale_out["replay_workers"] = scale_out_replay(settings, workers)
     fig.worker_peak_rss_mb = worker_peak_rss_mb(settings)
     if "recovery" in only:
         print("[recovery] worker SIGKILLed and restarted ...", flush=True)
@@ -543,6 +599,7 @@ def render(f: Figures) -> str:
                 f"writes {_verdict(r['qbo_writes'], 0, at_most=True)}",
             )
         )
+    rows += scale_out_rows(f)
     if rec:
         secs = rec.get("seconds_start_to_first_sync", 0.0)
         static = rec.get("seconds_start_to_first_sync_static", 0.0)

@@ -32,6 +32,10 @@ def bench(
     only: Annotated[
         str, typer.Option(help="comma-separated figures to run: latency,sink,replay,recovery")
     ] = "latency,sink,replay,recovery",
+    replay_events: Annotated[
+        int, typer.Option("--replay-events", help="CDC events the replay reads: the topics are topped up to this many (0: as they are)")
+    ] = 100_000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="also replay with this many workers in one group (1: skip)")] = 2,
 ) -> None:
     """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
     require_infra("bench")
@@ -40,7 +44,16 @@ def bench(
 
     settings = get_settings()
     up(settings)
-    run(settings, documents=documents, rate=rate, realms=realms, burst=burst, only=tuple(x.strip() for x in only.split(",") if x.strip()))
+    run(
+        settings,
+        documents=documents,
+        rate=rate,
+        realms=realms,
+        burst=burst,
+        only=tuple(x.strip() for x in only.split(",") if x.strip()),
+        replay_events=replay_events,
+        workers=workers,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -135,10 +135,10 @@ __all__ = [
     "StackError",
     "StackStatus",
     "Worker",
-    "workers",
     "components",
     "down",
     "ensure_topics",
     "status",
     "up",
+    "workers",
 ]

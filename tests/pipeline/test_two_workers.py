@@ -59,7 +59,7 @@ async def test_two_workers_split_the_documents_and_one_killed_leaves_the_other_t
             companies.append(Company(id=cid, realm=realm, tag=tag))
         qbos = [Qbo(pipeline.settings, c.realm) for c in companies]
         masters = []
-        for c, q in zip(companies, qbos, strict=True):
+        for c in companies:
             cust = seed.customer(db, c.id, f"Split {c.tag}")
             svc, _ = seed.item(db, c.id, f"SPL-{c.tag}", f"Split work {c.tag}", "service", sales_price=Decimal("10.00"))
             masters.append((cust, svc))
