@@ -25,7 +25,6 @@ from bottleneck_qbo.settings import Settings
 __all__ = ["cdc_partitions", "ensure_replay_events", "replay_with_workers"]
 
 CDC_TOPICS = r"bottleneck\.public\..+"
-BENCH_COMPANIES = 4
 
 
 def _total(settings: Settings) -> int:
@@ -47,6 +46,26 @@ def cdc_partitions(settings: Settings) -> int:
         c.close()
 
 
+def _documents_partition(company_id: int, partitions: int) -> int:
+    """The documents-topic partition of a company's touches (key: the company id; Kafka's murmur2)."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(str(company_id).encode()) & 0x7FFFFFFF) % partitions
+
+
+def _companies_over_all_partitions(settings: Settings, conn: psycopg.Connection[Any], stamp: str) -> list[int]:
+    """One bench company per documents partition, so N workers all get documents to handle (companies
+    that land on a partition already covered stay empty)."""
+    partitions = settings.topic_partitions
+    chosen: dict[int, int] = {}
+    for k in range(20 * partitions):
+        if len(chosen) == partitions:
+            break
+        company = seed.company(conn, f"Bench replay {stamp} {k}")  # no realm: the replay never calls QBO for it
+        chosen.setdefault(_documents_partition(company, partitions), company)
+    return list(chosen.values())
+
+
 def ensure_replay_events(settings: Settings, conn: psycopg.Connection[Any], events: int, timeout_s: float = 900.0) -> dict[str, float]:
     """Top the CDC topics up to ``events`` events; returns how many were added and how fast."""
     have = _total(settings)
@@ -54,10 +73,9 @@ def ensure_replay_events(settings: Settings, conn: psycopg.Connection[Any], even
     if missing == 0:
         return {"events_on_topics": float(have), "events_added": 0.0}
     stamp = time.strftime("%Y%m%d%H%M%S")
-    per_company = -(-missing // BENCH_COMPANIES)
     t0 = time.perf_counter()
-    # A company row is an event too; no realm: the replay never calls QBO for these.
-    companies = [seed.company(conn, f"Bench replay {stamp} {k}") for k in range(BENCH_COMPANIES)]
+    companies = _companies_over_all_partitions(settings, conn, stamp)
+    per_company = -(-missing // len(companies))
     for company in companies:
         with conn.transaction():
             conn.execute(
@@ -67,7 +85,7 @@ def ensure_replay_events(settings: Settings, conn: psycopg.Connection[Any], even
                 (company, per_company),
             )
     written_s = time.perf_counter() - t0
-    target = have + BENCH_COMPANIES * (per_company + 1)
+    target = have + len(companies) * per_company  # (plus the companies' own rows)
     deadline = time.monotonic() + timeout_s
     while (now := _total(settings)) < target:
         if time.monotonic() > deadline:
