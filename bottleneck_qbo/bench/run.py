@@ -491,8 +491,11 @@ def run(
         print("[replay] from offset zero (worker restarted) ...", flush=True)
         fig.replay = replay_run(settings)
         print(f"      {fig.replay}", flush=True)
+        # The machine may be shared: the 1-minute load average after each replay says how comparable they are.
+        fig.scale_out["load_avg_after_one_worker"] = os.getloadavg()[0]
         if workers > 1:
             fig.scale_out["replay_workers"] = scale_out_replay(settings, workers)
+            fig.scale_out["load_avg_after_workers"] = os.getloadavg()[0]
     fig.worker_peak_rss_mb = worker_peak_rss_mb(settings)
     if "recovery" in only:
         print("[recovery] worker SIGKILLed and restarted ...", flush=True)
