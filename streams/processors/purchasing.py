@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mappers import bottleneck as bn
@@ -11,7 +11,7 @@ from mappers.purchasing import bill_to_qbo, purchase_order_to_qbo
 from streams.engine.docref import DocRef
 from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.processors._common import dep, line_item_deps, quantity_refs
+from streams.processors._common import dep, line_item_deps, lines_by_parent, quantity_refs
 
 
 class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
@@ -76,6 +76,19 @@ class BillProcessor(Processor[bn.Bill]):
             (local_id,),
         )
         return bn.Bill.model_validate(head | {"lines": lines})
+
+    async def load_many(self, db: Snapshot, local_ids: Sequence[int]) -> dict[int, bn.Bill]:
+        heads = await db.all("select * from bills where id = any(%s)", (list(local_ids),))
+        lines = await lines_by_parent(
+            db,
+            "select bl.bill_id as _parent, bl.id, bl.line_no, bl.item_id, bl.lot_id, bl.purchase_order_line_id, bl.description, "
+            "bl.quantity, bl.unit_cost, pol.purchase_order_id as linked_purchase_order_id, "
+            "(select i.kind from items i where i.id = bl.item_id) as item_kind "
+            "from bill_lines bl left join purchase_order_lines pol on pol.id = bl.purchase_order_line_id "
+            "where bl.bill_id = any(%s) order by bl.bill_id, bl.line_no",
+            [h["id"] for h in heads],
+        )
+        return {h["id"]: bn.Bill.model_validate(h | {"lines": lines.get(h["id"], [])}) for h in heads}
 
     def dependencies(self, doc: bn.Bill) -> list[DocRef]:
         pos = {ln.linked_purchase_order_id for ln in doc.lines if ln.linked_purchase_order_id is not None}

@@ -227,6 +227,9 @@ class FakeParking:
     async def get(self, ref: DocRef) -> Parked | None:
         return self.rows.get((ref.entity_type, ref.local_id))
 
+    async def many(self, refs: Iterable[DocRef]) -> dict[tuple[str, int], Parked]:
+        return {k: p for r in refs if (p := self.rows.get(k := (r.entity_type, r.local_id))) is not None}
+
 
 @dataclass
 class FakeQbo:
