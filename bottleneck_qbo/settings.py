@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     qbo_batch_per_minute: int = 40
     qbo_batch_item_weight: int = Field(default=1, ge=1, description="per-minute request units one batch item uses (QBO: 1)")
     # the engine's batch path (streams/engine/batching.py): a company's backlog goes out through /batch
+    qbo_batch_enabled: bool = Field(default=True, description="send a company's backlog of creates/updates through QBO's batch API")
     qbo_batch_min_docs: int = Field(
         default=5, ge=1, description="documents of one company ready to write at once before they go through QBO's batch API"
     )
