@@ -540,9 +540,15 @@ class SyncEngine:
         # synced before run too: a lot a removed line, a swapped lot or a deleted document no longer names
         # had its stock moved back by QBO.
         now = await p.after_sync(doc, result.qbo_object or {}) if doc is not None else []
-        for follow in {f.key: f for f in (*now, *d.previous)}.values():
-            forced = follow.model_copy(update={"company_id": d.company_id, "forced": True})
-            await self._sync(forced, as_dependency=True, path=d.path)
+        follows = [
+            f.model_copy(update={"company_id": d.company_id, "forced": True}) for f in {f.key: f for f in (*now, *d.previous)}.values()
+        ]
+        if follows:
+            # read together like a batch (one snapshot, one id map and one parking query), synced one by one
+            reads = await self._read_batch(follows)
+            reads.batching = False
+            for forced in follows:
+                await self._sync(forced, as_dependency=True, path=d.path, reads=reads)
         if {f.key for f in now} != {f.key for f in d.previous}:
             await self.idmap.remember_follow_ups(d.company_id, p.entity_type, d.ref.local_id, [(f.entity_type, f.local_id) for f in now])
         if result.dropped_links:

@@ -143,6 +143,9 @@ class Processor(ABC, Generic[DocT]):
         """``load`` for many documents from one snapshot (the engine's batches): id -> document, a missing
         id absent. The default asks ``load`` for each; override it with set-based reads (``= any(%s)``)
         when one document costs several queries."""
+        if type(self).load is Processor.load:  # the default load: the same read, set-based
+            rows = await db.all(f"select * from {self.table} where id = any(%s)", (list(local_ids),))
+            return {int(r["id"]): self.model.model_validate(r) for r in rows}  # type: ignore[misc]
         found: dict[int, DocT] = {}
         for local_id in dict.fromkeys(local_ids):
             doc = await self.load(db, local_id)
