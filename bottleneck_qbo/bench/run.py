@@ -582,7 +582,7 @@ def _verdict(value: float, target: float, *, at_most: bool) -> str:
     if met:
         return "met"
     by = value - target if at_most else target - value
-    return f"MISSED by {by:,.0f} ({by / target:.0%})"
+    return f"MISSED by {by:,.0f}" + (f" ({by / target:.0%})" if target else "")
 
 
 def _batch_rows(batch: dict[str, dict[str, float]]) -> list[tuple[str, str, str, str]]:

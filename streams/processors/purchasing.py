@@ -44,6 +44,28 @@ class PurchaseOrderProcessor(Processor[bn.PurchaseOrder]):
         facts = {"billed": bool(billed and billed["billed"]), "awaiting_link": bool(billed and billed["awaiting"])}
         return bn.PurchaseOrder.model_validate(head | {"lines": lines, **facts})
 
+    async def load_many(self, db: Snapshot, local_ids: Sequence[int]) -> dict[int, bn.PurchaseOrder]:
+        heads = await db.all("select * from purchase_orders where id = any(%s)", (list(local_ids),))
+        ids = [h["id"] for h in heads]
+        lines = await lines_by_parent(
+            db,
+            "select l.purchase_order_id as _parent, l.id, l.line_no, l.item_id, l.description, l.quantity, l.unit_cost, "
+            "(select i.kind from items i where i.id = l.item_id) as item_kind from purchase_order_lines l "
+            "where l.purchase_order_id = any(%s) order by l.purchase_order_id, l.line_no",
+            ids,
+        )
+        rows = await db.all(
+            "select po.id, coalesce(bool_or(true), false) as billed, coalesce(bool_or(m.qbo_id is null), false) as awaiting "
+            "from unnest(%s::bigint[]) po(id) join bills b on b.status not in ('draft', 'void') and (b.purchase_order_id = po.id "
+            "or exists (select 1 from bill_lines bl join purchase_order_lines pol on pol.id = bl.purchase_order_line_id "
+            "where bl.bill_id = b.id and pol.purchase_order_id = po.id)) "
+            "left join qbo_sync.id_map m on m.entity_type = 'bill' and m.local_id = b.id and m.status = 'synced' group by po.id",
+            (ids,),
+        )
+        facts = {r["id"]: {"billed": bool(r["billed"]), "awaiting_link": bool(r["awaiting"])} for r in rows}
+        none = {"billed": False, "awaiting_link": False}
+        return {h["id"]: bn.PurchaseOrder.model_validate(h | {"lines": lines.get(h["id"], []), **facts.get(h["id"], none)}) for h in heads}
+
     def dependencies(self, doc: bn.PurchaseOrder) -> list[DocRef]:
         return [dep("vendor", doc.vendor_id), *line_item_deps(doc.lines)]
 

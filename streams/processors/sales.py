@@ -49,6 +49,21 @@ class SalesOrderProcessor(Processor[bn.SalesOrder]):
         facts = {"invoiced": bool(invoiced and invoiced["invoiced"]), "awaiting_link": bool(invoiced and invoiced["awaiting"])}
         return bn.SalesOrder.model_validate(head | {"lines": lines, **facts})
 
+    async def load_many(self, db: Snapshot, local_ids: Sequence[int]) -> dict[int, bn.SalesOrder]:
+        heads = await db.all("select * from sales_orders where id = any(%s)", (list(local_ids),))
+        ids = [h["id"] for h in heads]
+        lines = await lines_by_parent(db, _MANY_LINES.format(table="sales_order_lines", fk="sales_order_id"), ids)
+        rows = await db.all(
+            "select i.sales_order_id as id, coalesce(bool_or(true), false) as invoiced, "
+            "coalesce(bool_or(m.qbo_id is null), false) as awaiting "
+            "from invoices i left join qbo_sync.id_map m on m.entity_type = 'invoice' and m.local_id = i.id and m.status = 'synced' "
+            "where i.sales_order_id = any(%s) and i.status not in ('draft', 'void') group by i.sales_order_id",
+            (ids,),
+        )
+        facts = {r["id"]: {"invoiced": bool(r["invoiced"]), "awaiting_link": bool(r["awaiting"])} for r in rows}
+        none = {"invoiced": False, "awaiting_link": False}
+        return {h["id"]: bn.SalesOrder.model_validate(h | {"lines": lines.get(h["id"], []), **facts.get(h["id"], none)}) for h in heads}
+
     def dependencies(self, doc: bn.SalesOrder) -> list[DocRef]:
         return [dep("customer", doc.customer_id), *line_item_deps(doc.lines)]
 
