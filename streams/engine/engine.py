@@ -373,11 +373,15 @@ class SyncEngine:
                 outcomes[item.index] = await self._failed_write(reads, item, exc)
             return outcomes
         log.info("batch call to realm %s: %d items", realm, len(sent))
-        for item, answer in zip(sent, answers, strict=True):
-            error = batch_item_error(answer)
+        for n, item in enumerate(sent):
+            answer = answers[n] if n < len(answers) and isinstance(answers[n], dict) else {}
             entity = item.writer.processor.qbo_entity
+            try:
+                error = batch_item_error(answer)
+            except Exception as exc:  # an answer we cannot read fails its item only
+                error = QboTransientError(message=f"unreadable batch answer: {exc!r}"[:500], request=f"batch item {n}")
             if error is None and not isinstance(answer.get(entity), dict):
-                error = QboTransientError(message=f"batch answer without the {entity}", request=f"batch item {answer.get('bId')}")
+                error = QboTransientError(message=f"batch answer without the {entity}", request=f"batch item {n}")
             if isinstance(error, QboDuplicateName):
                 # the single path adopts a free object of that name (its intent is recorded now): run it
                 reads.touched(item.key)
