@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     qbo_requests_per_minute: int = 500
     qbo_max_concurrency: int = 10
     qbo_batch_per_minute: int = 40
+    qbo_batch_item_weight: int = Field(default=1, ge=1, description="per-minute request units one batch item uses (QBO: 1)")
+    # the engine's batch path (streams/engine/batching.py): a company's backlog goes out through /batch
+    qbo_batch_enabled: bool = Field(default=True, description="send a company's backlog of creates/updates through QBO's batch API")
+    qbo_batch_min_docs: int = Field(
+        default=5, ge=1, description="documents of one company ready to write at once before they go through QBO's batch API"
+    )
+    qbo_batch_max_items: int = Field(default=30, ge=1, le=30, description="operations per QBO batch call (QBO allows 30)")
     qbo_timeout_s: float = 30.0
     qbo_sandbox_port: int = 8765
     # A static bearer token the local sandbox accepts for every realm, for poking at it by hand (curl);

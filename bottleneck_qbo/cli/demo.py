@@ -30,8 +30,9 @@ def bench(
     realms: Annotated[int, typer.Option(help="companies the latency run spreads over (25: QBO's 500/min per realm does not bind)")] = 25,
     burst: Annotated[int, typer.Option(help="new customers in the one-realm sink run")] = 400,
     only: Annotated[
-        str, typer.Option(help="comma-separated figures to run: latency,sink,replay,recovery")
+        str, typer.Option(help="comma-separated figures to run: latency,sink,replay,recovery (and batch, on request)")
     ] = "latency,sink,replay,recovery",
+    batch_docs: Annotated[int, typer.Option(help="customers per path in the batch-load figure (--only batch)")] = 1000,
 ) -> None:
     """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
     require_infra("bench")
@@ -40,7 +41,15 @@ def bench(
 
     settings = get_settings()
     up(settings)
-    run(settings, documents=documents, rate=rate, realms=realms, burst=burst, only=tuple(x.strip() for x in only.split(",") if x.strip()))
+    run(
+        settings,
+        documents=documents,
+        rate=rate,
+        realms=realms,
+        burst=burst,
+        only=tuple(x.strip() for x in only.split(",") if x.strip()),
+        batch_docs=batch_docs,
+    )
 
 
 def register(app: typer.Typer) -> None:

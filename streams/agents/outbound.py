@@ -184,53 +184,50 @@ def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tupl
 
 async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> None:
     rt = await get_runtime()
-    for touch in docs.values():
-        o = touch.origin
-        # every log line of this document's sync (the engine's too) carries which document and record
-        ctx = log_context(
-            company_id=touch.ref.company_id,
-            entity_type=touch.ref.entity_type,
-            local_id=touch.ref.local_id,
-            topic=o.topic if o else None,
-            partition=o.partition if o else None,
-            offset=o.offset if o else None,
-        )
+    touches = list(docs.values())
+    first = touches[0].origin if touches else None
+    # the batch's log lines carry the company and the first record; each outcome's its own document
+    with log_context(company_id=touches[0].ref.company_id if touches else None, topic=first.topic if first else None):
         try:
-            with ctx:
-                outcome = await rt.engine.sync(touch.ref)
-        except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
-            log.exception("sync: unexpected error on %s", touch.ref)
-            await dead_letter(
-                DeadLetter(
-                    stage="sync",
-                    failure_type="internal_error",
-                    reason=f"unexpected error: {exc!r}"[:4000],
-                    company_id=touch.ref.company_id,
-                    entity_type=touch.ref.entity_type,
-                    local_id=str(touch.ref.local_id),
-                    # where the document was touched: `deadletters retry` re-drives it by its document
-                    original=OriginalRecord(topic=o.topic, partition=o.partition, offset=o.offset) if o else None,
-                )
-            )
-            continue
+            # one company's documents, in order, read together and written through QBO's batch API
+            outcomes = await rt.engine.sync_many([t.ref for t in touches])
+        except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter them
+            log.exception("sync: unexpected error on a batch of %d documents", len(touches))
+            for touch in touches:
+                await dead_letter(_letter(touch, "internal_error", f"unexpected error: {exc!r}"[:4000]))
+            return
+    for touch, outcome in zip(touches, outcomes, strict=True):
         metrics.documents_synced.labels(touch.ref.entity_type, outcome.kind.value).inc()
         if outcome.kind is Kind.SYNCED and touch.origin and touch.origin.source_ts_ms:
             metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(max(0.0, time.time() - touch.origin.source_ts_ms / 1000))
         if outcome.kind is Kind.DEAD:
-            await dead_letter(
-                DeadLetter(
-                    stage="sync",
-                    failure_type=outcome.failure_type or "terminal",
-                    reason=outcome.reason or "QBO refused the document",
-                    company_id=touch.ref.company_id,
-                    entity_type=touch.ref.entity_type,
-                    local_id=str(touch.ref.local_id),
-                    fault=outcome.fault,
-                    original=OriginalRecord(topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset)
-                    if touch.origin
-                    else None,
+            o = touch.origin
+            with log_context(
+                company_id=touch.ref.company_id,
+                entity_type=touch.ref.entity_type,
+                local_id=touch.ref.local_id,
+                topic=o.topic if o else None,
+                partition=o.partition if o else None,
+                offset=o.offset if o else None,
+            ):
+                await dead_letter(
+                    _letter(touch, outcome.failure_type or "terminal", outcome.reason or "QBO refused the document", outcome.fault)
                 )
-            )
+
+
+def _letter(touch: DocumentTouch, failure_type: str, reason: str, fault: dict[str, Any] | None = None) -> DeadLetter:
+    o = touch.origin
+    return DeadLetter(
+        stage="sync",
+        failure_type=failure_type,
+        reason=reason,
+        company_id=touch.ref.company_id,
+        entity_type=touch.ref.entity_type,
+        local_id=str(touch.ref.local_id),
+        fault=fault,
+        # where the document was touched: `deadletters retry` re-drives it by its document
+        original=OriginalRecord(topic=o.topic, partition=o.partition, offset=o.offset) if o else None,
+    )
 
 
 @app.agent(documents_topic)
