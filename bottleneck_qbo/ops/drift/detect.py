@@ -96,6 +96,7 @@ class DriftDetector:
         )
         entries = {(str(r["qbo_entity"]), str(r["qbo_id"])): IdMapEntry(**r) for r in rows}
         policy: str | None = None
+        known: dict[tuple[str, int], Mapping[str, Any]] | None = None
         for key, obj in objects.items():
             entry = entries.get(key)
             mapped = Mapped(entry.sync_token, entry.payload_hash, entry.status) if entry else None
@@ -107,6 +108,17 @@ class DriftDetector:
                     log.warning("drift: CDC of realm %s: skipping %s %s: %s", realm_id, key[0], key[1], first.reason)
                 continue
             try:
+                if known is None:
+                    known = await self._open_drift(company_id)
+                seen = known.get((entry.entity_type, entry.local_id))
+                token = None if is_deleted(obj) else str(obj.get("SyncToken"))
+                if seen is not None and seen["qbo_sync_token"] == token:
+                    # the same change again (polls overlap): decided already. A re-push whose touch may
+                    # not have been sent (a crash in between; the hash is cleared first) is sent again.
+                    out.count("known")
+                    if seen["action"] == "re-pushed" and entry.payload_hash is None:
+                        out.refs.append(self._ref(entry))
+                    continue
                 verdict, diffs = await self._judge(company_id, realm_id, entry, obj)
                 out.count(verdict.kind)
                 if verdict.kind == "consequence":
@@ -116,11 +128,6 @@ class DriftDetector:
                     ref = await self._drift(entry, obj, diffs, policy)
                     if ref is not None:
                         out.refs.append(ref)
-                elif verdict.kind == "pending" and entry.payload_hash is None and await self._awaiting_push(entry):
-                    # a re-push decided earlier whose touch may never have been sent (a crash in between)
-                    out.refs.append(
-                        DocRef(company_id=entry.company_id, entity_type=entry.entity_type, local_id=entry.local_id, forced=True)
-                    )
             except Exception:  # one odd object (or document) must not cost the realm its poll
                 log.exception("drift: checking %s %s of realm %s failed; skipped", key[0], key[1], realm_id)
                 out.count("error")
@@ -179,13 +186,16 @@ class DriftDetector:
             (str(obj.get("SyncToken")), entry.company_id, entry.entity_type, entry.local_id, entry.sync_token),
         )
 
-    async def _awaiting_push(self, entry: IdMapEntry) -> bool:
-        row = await self.db.fetchone(
-            "select 1 as x from qbo_sync.drift where company_id = %s and entity_type = %s and local_id = %s "
-            "and resolved_at is null and action = 're-pushed'",
-            (entry.company_id, entry.entity_type, entry.local_id),
+    async def _open_drift(self, company_id: int) -> dict[tuple[str, int], Mapping[str, Any]]:
+        rows = await self.db.fetchall(
+            "select entity_type, local_id, qbo_sync_token, action from qbo_sync.drift where company_id = %s and resolved_at is null",
+            (company_id,),
         )
-        return row is not None
+        return {(str(r["entity_type"]), int(r["local_id"])): r for r in rows}
+
+    @staticmethod
+    def _ref(entry: IdMapEntry) -> DocRef:
+        return DocRef(company_id=entry.company_id, entity_type=entry.entity_type, local_id=entry.local_id, forced=True)
 
     async def _drift(self, entry: IdMapEntry, obj: Mapping[str, Any], diffs: list[Difference], policy: str) -> DocRef | None:
         wins = policy == "bottleneck_wins"
@@ -239,4 +249,4 @@ class DriftDetector:
             )
         # a parked conflict about the very edit would hold the re-push back
         await self.db.execute("delete from qbo_sync.sync_parking where company_id = %s and entity_type = %s and local_id = %s", where)
-        return DocRef(company_id=entry.company_id, entity_type=entry.entity_type, local_id=entry.local_id, forced=True)
+        return self._ref(entry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 Policy = Literal["bottleneck_wins", "report"]
 POLICIES: tuple[str, ...] = get_args(Policy)
@@ -23,7 +23,8 @@ OPEN_COLUMNS = (
 
 
 def get_policy(conn: psycopg.Connection[Any], company_id: int) -> Policy:
-    row = conn.execute(POLICY_SQL, (company_id,)).fetchone()
+    with conn.cursor(row_factory=tuple_row) as cur:  # whatever rows the caller's connection makes
+        row = cur.execute(POLICY_SQL, (company_id,)).fetchone()
     return str(row[0]) if row else DEFAULT_POLICY  # type: ignore[return-value]
 
 
@@ -49,11 +50,12 @@ def open_drift(conn: psycopg.Connection[Any], company_id: int | None = None, *, 
 
 
 def open_counts(conn: psycopg.Connection[Any], company_id: int | None = None) -> dict[tuple[int, str], int]:
-    rows = conn.execute(
-        "select company_id, entity_type, count(*) from qbo_sync.drift where resolved_at is null "
-        "and (%s::bigint is null or company_id = %s) group by 1, 2",
-        (company_id, company_id),
-    ).fetchall()
+    with conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(
+            "select company_id, entity_type, count(*) from qbo_sync.drift where resolved_at is null "
+            "and (%s::bigint is null or company_id = %s) group by 1, 2",
+            (company_id, company_id),
+        ).fetchall()
     return {(int(r[0]), str(r[1])): int(r[2]) for r in rows}
 
 
