@@ -151,6 +151,14 @@ async def test_report_policy_keeps_the_edit_and_shows_it(
     await qbo.wait_one("Customer", f"DisplayName = 'Reported {t}'", check=lambda c: email(c) == "books@example.com")
     wait_until(lambda: all(r["resolved_at"] for r in drift_rows(db, company.id)), what="drift resolved by the write")
 
+    # edited again, reported again; switching the company to bottleneck_wins puts Bottleneck's fields back now
+    await hand_edit(qbo, t, customer=f"Reported {t}")
+    wait_until(lambda: [r for r in drift_rows(db, company.id) if not r["resolved_at"]], timeout=POLLS_S, what="the second drift")
+    switched = cli("drift-policy", "--company", str(company.id), "bottleneck_wins")
+    assert switched.returncode == 0 and "re-pushing 1 document(s)" in switched.stdout, switched.stdout + switched.stderr
+    await qbo.wait_one("Customer", f"DisplayName = 'Reported {t}'", check=lambda c: email(c) == "books@example.com")
+    wait_until(lambda: all(r["resolved_at"] for r in drift_rows(db, company.id)), what="second drift resolved by the re-push")
+
 
 async def test_our_writes_and_qbo_consequences_are_not_drift(
     pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo

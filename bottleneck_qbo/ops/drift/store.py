@@ -59,6 +59,25 @@ def open_counts(conn: psycopg.Connection[Any], company_id: int | None = None) ->
     return {(int(r[0]), str(r[1])): int(r[2]) for r in rows}
 
 
+def take_over_reported(conn: psycopg.Connection[Any], company_id: int) -> list[tuple[str, int]]:
+    """The company switched to ``bottleneck_wins``: its open reported drift is to be re-pushed now (the
+    changes may be past the CDC window). Clears their payload hash and parking as ``reconcile --fix``
+    does; returns (entity type, local id) for the caller to queue as forced touches."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(
+            "update qbo_sync.drift set policy = 'bottleneck_wins', action = 're-pushed' "
+            "where company_id = %s and resolved_at is null and action = 'reported' returning entity_type, local_id",
+            (company_id,),
+        ).fetchall()
+        for entity_type, local_id in rows:
+            where = (company_id, entity_type, local_id)
+            cur.execute(
+                "update qbo_sync.id_map set payload_hash = null where company_id = %s and entity_type = %s and local_id = %s", where
+            )
+            cur.execute("delete from qbo_sync.sync_parking where company_id = %s and entity_type = %s and local_id = %s", where)
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
 def describe(fields: list[dict[str, Any]], limit: int = 3) -> str:
     """The changed fields as a person reads them: ``field: bottleneck -> qbo``."""
     shown = [f"{f.get('field')}: {f.get('bottleneck')} -> {f.get('qbo')}" for f in fields[:limit]]
