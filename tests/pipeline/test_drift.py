@@ -204,3 +204,36 @@ async def test_our_writes_and_qbo_consequences_are_not_drift(
     # QBO's own changes are taken in: the next write is not refused as stale
     est_now = await qbo.read("Estimate", est["Id"])
     assert est_token == (est_now["SyncToken"],) and inv_token == (paid["SyncToken"],)
+
+
+async def test_malformed_cdc_entries_do_not_break_the_drift_check(
+    pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
+) -> None:
+    """The worker's drift check fed a CDC answer with unreadable entries beside a real edited object: the
+    bad ones are counted and skipped, the real one is still judged (against the real Postgres and QBO)."""
+    from bottleneck_qbo.ops.drift.detect import DriftDetector
+    from sinks.postgres import Database
+    from streams.engine.accounts import AccountResolver
+    from streams.processors.registry import REGISTRY
+
+    t = company.tag
+    assert cli("drift-policy", "--company", str(company.id), "report").returncode == 0
+    cust = seed.customer(db, company.id, f"Odd {t}", email="books@example.com")
+    await qbo.wait_one("Customer", f"DisplayName = 'Odd {t}'")
+    wait_until(lambda: idmap_entry(db, company.id, "customer", cust), what="customer in the id map")
+    await hand_edit(qbo, t, customer=f"Odd {t}")
+    edited = await qbo.one("Customer", f"DisplayName = 'Odd {t}'")
+    assert edited is not None
+
+    pool = await Database.open(pipeline.settings.postgres_dsn, name="drift-test")
+    try:
+        detector = DriftDetector(pool, qbo.client, REGISTRY, AccountResolver(qbo.client))
+        bad: list[Any] = [None, "text", {"Id": "../1"}, {"Id": edited["Id"], "SyncToken": "abc"}, {"Id": "1" * 40}]
+        result = await detector.check(company.realm, {"Customer": [*bad, edited], "Invoice": "not a list", "Item": [{"Id": []}]})
+    finally:
+        await pool.close()
+    # 4 unreadable customers + the item; the one with our Id and a bad SyncToken is superseded by the real
+    # object (one verdict per object and poll, the last listed wins)
+    assert result.verdicts.get("malformed") == 5, result.verdicts
+    assert result.verdicts.get("drift", 0) + result.verdicts.get("known", 0) == 1, result.verdicts
+    assert [(r["entity_type"], r["local_id"]) for r in drift_rows(db, company.id)] == [("customer", cust)]
