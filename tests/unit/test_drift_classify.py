@@ -75,7 +75,7 @@ def test_sync_tokens_compare_as_numbers() -> None:
 
 
 def test_a_full_cdc_answer_is_cut_off_at_its_last_change() -> None:
-    objs = [
+    objs: list[dict[str, Any]] = [
         {"MetaData": {"LastUpdatedTime": "2026-12-02T01:00:00Z"}},
         {"MetaData": {"LastUpdatedTime": "2026-12-02T01:05:00-08:00"}},
         {"MetaData": {"LastUpdatedTime": "not a time"}},
