@@ -3,7 +3,7 @@ of a field Bottleneck owns is seen by the worker's CDC poll and, per company pol
 (``bottleneck_wins``, the default) or recorded and shown (``report``); QBO's own consequences of our
 writes (an estimate closed by its invoice, a balance moved by a payment) and our own writes are not drift.
 
-The suite's worker polls CDC every few seconds (``WORKER_ENV``), so each wait is a few polls."""
+The worker polls CDC every 3 s here (``fast_cdc_poll``), so each wait is a few polls."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bottleneck_qbo.demo import seed
 from bottleneck_qbo.demo.seed import Line
 from tests.fixtures.pipeline import Company, Pipeline, Qbo, dec, idmap_entry, reconcile, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fast_cdc_poll")]
 
 POLLS_S = 60.0  # generous: a few CDC polls on a loaded machine
 
