@@ -65,7 +65,7 @@ def _print_status(r: Any) -> None:
         else:
             typer.echo("  nothing synced yet")
     if not r.drift_tracked:
-        typer.echo("drifted: not tracked yet (comes with `reconcile`)")
+        typer.echo("drifted: not tracked (the database lacks qbo_sync.drift: run `bottleneck-qbo migrate`)")
     lagging = [p for p in r.consumer_lag if p.lag]
     typer.secho(f"consumer group {r.consumer_group}: total lag {r.total_lag}", bold=True)
     if lagging:

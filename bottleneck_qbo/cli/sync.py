@@ -192,6 +192,7 @@ def state(
 
     from bottleneck_qbo.cli.output import table
     from bottleneck_qbo.ops import reach
+    from bottleneck_qbo.ops.drift.store import describe, get_policy, open_drift
 
     where: list[str] = ["company_id = %s"]
     args: list[object] = [company]
@@ -213,15 +214,23 @@ def state(
             f" from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
+        policy = get_policy(conn, company)
+        drift = open_drift(conn, company, entity=entity)
+    if id is not None:
+        drift = [d for d in drift if d["local_id"] == id]
     if as_json or not sys.stdout.isatty():
-        json.dump({"synced": synced, "parked": parked}, sys.stdout, default=str, indent=2)
+        json.dump({"synced": synced, "parked": parked, "drift_policy": policy, "drift": drift}, sys.stdout, default=str, indent=2)
         sys.stdout.write("\n")
         return
     parked_by = {(p["entity_type"], p["local_id"]): p for p in parked}
+    drift_by = {(d["entity_type"], d["local_id"]): d for d in drift}
     rows = []
     for m in synced:
         p = parked_by.pop((m["entity_type"], m["local_id"]), None)
+        d = drift_by.get((m["entity_type"], m["local_id"]))
         when = f"{m['synced_at']:%Y-%m-%d %H:%M:%S}" if m["synced_at"] else ""
+        if p is None and d is not None:  # drift: changed in QBO by someone else (a parked state says more)
+            p = {"state": f"drifted ({d['action']})", "reason": "changed in QuickBooks: " + describe(d["fields"])}
         rows.append(
             [
                 m["entity_type"],
@@ -239,6 +248,7 @@ def state(
     if not rows:
         typer.echo(f"nothing recorded for company {company}" + (f" {entity}" if entity else "") + (f" {id}" if id is not None else ""))
         return
+    typer.echo(f"drift policy: {policy}; open drift: {len(drift)}")
     typer.echo(table(["entity", "id", "qbo entity", "qbo id", "sync token", "state", "synced at (UTC)", "reason"], rows))
 
 

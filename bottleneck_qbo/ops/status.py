@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psycopg
 from pydantic import BaseModel, Field
 
 from bottleneck_qbo.ops import reach
@@ -29,12 +30,16 @@ MAX_PROBLEMS = 500
 
 
 def drift_counts(settings: Settings, company: int | None) -> dict[tuple[int, str], int] | None:
-    """Documents whose QBO object differs from what was last sent, per (company, entity type).
+    """Documents with open drift (a change in QBO this product did not make, to a field Bottleneck
+    owns: ``qbo_sync.drift``, found by the worker's CDC poll), per (company, entity type). None only
+    when the table is not there (a database not migrated to 0014): "not tracked", never a made-up 0."""
+    from bottleneck_qbo.ops.drift.store import open_counts
 
-    None means drift is not tracked yet: it comes from `reconcile` (issue 9), which compares QBO with
-    the id map. Until that lands the report says "not tracked" rather than showing a made-up 0.
-    """
-    return None
+    try:
+        with reach.pg(settings) as conn:
+            return open_counts(conn, company)
+    except psycopg.errors.UndefinedTable:
+        return None
 
 
 class EntityCounts(BaseModel):
