@@ -84,6 +84,7 @@ async def test_switching_a_manual_company_to_live_loads_what_is_publishable_once
     assert await qbo.writes() == 0, "manual mode: nothing syncs before the switch"
 
     db.execute("update companies set qbo_sync_mode = 'live', updated_at = now() where id = %s", (company.id,))
+    await qbo.wait_one("Invoice", f"DocNumber = 'OI-{t}-2'", timeout=90)
     load = wait_until(lambda: load_done(company.id), timeout=120, what="the initial load finished (state --json)")
     # 3 customers, 1 service, the tracked item (category + item), its lot and the lot's quantity, 2 invoices
     assert load["total"] == 10 and load["queued"] == 10 and load["remaining"] == 0 and load["parked"] == 0, load
