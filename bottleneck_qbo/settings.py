@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 60.0
     retry_max_attempts: int = 8
+    onboarding_batch: int = Field(
+        default=500, ge=1, description="an initial load queues this many rows at a time, the next once the worker consumed them"
+    )
     # inbound (streams/inbound): CDC gap recovery
     cdc_initial_lookback_s: float = Field(
         default=86_400.0, gt=0, description="how far back the first CDC poll of a newly connected realm looks"

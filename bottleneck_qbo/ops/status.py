@@ -63,6 +63,7 @@ class CompanyStatus(BaseModel):
     cdc_checkpoint: datetime | None = None
     refresh_token_expires_at: datetime | None = None
     access_token_expires_at: datetime | None = None
+    initial_load: dict[str, Any] | None = None  # the latest onboarding load (ops.onboarding.LoadProgress.as_dict)
 
 
 class Problem(BaseModel):
@@ -340,6 +341,16 @@ def _link_synced(settings: Settings, report: StatusReport) -> None:
                 p.qbo_url = qbo_url(settings, row[2], row[1], row[0])
 
 
+def _onboarding_part(settings: Settings, report: StatusReport, company: int | None) -> None:
+    """Each company's latest initial load: queued, synced, remaining, started (``ops.onboarding``)."""
+    from bottleneck_qbo.ops.onboarding import progress
+
+    loads = {p.company_id: p for p in progress(settings, company)}
+    for c in report.companies:
+        if c.company_id in loads:
+            c.initial_load = loads[c.company_id].as_dict()
+
+
 def collect(settings: Settings, company: int | None = None, *, reader: LetterReader | None = None) -> StatusReport:
     report = StatusReport(generated_at=datetime.now(UTC), company_filter=company, consumer_group=settings.worker_id)
     _guard(report, "postgres", lambda: _db_part(settings, report, company))
@@ -348,6 +359,7 @@ def collect(settings: Settings, company: int | None = None, *, reader: LetterRea
     if "postgres" not in report.errors:
         _guard(report, "dead_letters", lambda: _letters_part(settings, report, reader or LetterReader(settings), company))
         _guard(report, "dead_letters", lambda: _link_synced(settings, report))
+        _guard(report, "onboarding", lambda: _onboarding_part(settings, report, company))
 
     def webhooks() -> None:
         seen = last_webhooks(settings)

@@ -3,7 +3,8 @@
 Two hops, both thin:
 1. ``route_changes`` decodes each Debezium record, routes it to the documents it touches and re-keys
    them by company. Anything it cannot decode or route goes to the dead-letter topic with the original
-   record; the records behind it keep flowing.
+   record; the records behind it keep flowing. A ``companies`` change goes to the onboarding step
+   instead (``bottleneck_qbo.ops.onboarding``; the ``load_companies`` timer queues the load).
 2. ``sync_documents`` takes small batches per partition, coalesces touches of the same document (a
    transaction inserting a header and its lines is one document, one read, one write), and runs the
    companies of a batch concurrently, each company's documents in order. The engine never sleeps: a
@@ -23,6 +24,7 @@ from faust.types import StreamT
 
 from bottleneck_qbo import metrics
 from bottleneck_qbo.logs import log_context
+from bottleneck_qbo.ops import onboarding
 from connectors.debezium import ChangeEvent, DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
@@ -126,6 +128,11 @@ async def _route_record(rt: Runtime, msg: Any) -> list[tuple[DocumentTouch, Any]
         return []
     table = change.source.table
     metrics.events_consumed.labels(table).inc()
+    if table == "companies":
+        # the onboarding step, not a document: awaited here, so the record is acknowledged only once
+        # the company's state (and the initial load it may start) is committed
+        await _observe_company(rt, change)
+        return []
     try:
         refs = route_event(change, REGISTRY)
     except (RoutingError, RecursionError, ArithmeticError) as exc:
@@ -165,6 +172,14 @@ async def _route_record(rt: Runtime, msg: Any) -> list[tuple[DocumentTouch, Any]
         touch = DocumentTouch(ref=resolved, origin=origin)
         sent.append((touch, await documents_topic.send(key=touch.key(), value=touch.to_bytes())))
     return sent
+
+
+async def _observe_company(rt: Runtime, change: ChangeEvent) -> None:
+    if change.op not in ("c", "u", "r") or change.after is None:
+        return  # a deleted company has nothing left to load
+    job = await onboarding.observe_event(rt.db, change.after)
+    if job is not None:
+        log.info("company %s: initial load %s started or running", change.after["id"], job)
 
 
 def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:
@@ -261,3 +276,18 @@ async def redrive_parked() -> None:
     for ref in await rt.engine.redrive_due():
         touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))
         await documents_topic.send(key=touch.key(), value=touch.to_bytes())
+
+
+@app.timer(interval=1.0)
+async def load_companies() -> None:
+    """Initial loads (``bottleneck_qbo.ops.onboarding``): queue the next batch of each running load whose
+    last batch the worker group has consumed. Every worker runs this; each job is leased to one."""
+    rt = await get_runtime()
+
+    async def send(key: bytes, value: bytes) -> Any:
+        return await documents_topic.send(key=key, value=value)
+
+    try:
+        await onboarding.drain(rt.db, settings, send)
+    except Exception:  # a timer that raises is not called again: log, and try on the next tick
+        log.exception("onboarding: draining the initial loads failed; trying again")
