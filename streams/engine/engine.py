@@ -86,6 +86,11 @@ def company_skip(company: Company | None, company_id: int, ref: DocRef, *, as_de
     return None
 
 
+def _stock_check(d: _Doc, skip: tuple[SkipReason, str]) -> bool:
+    """A quantity check skipped only for manual mode: it runs when its item is in QBO already."""
+    return skip[0] is SkipReason.MANUAL_MODE and d.processor.append_only
+
+
 @dataclass
 class _Doc:
     """What the steps have learnt about one document so far; a failure is recorded with it."""
@@ -246,15 +251,18 @@ class SyncEngine:
         if pre is not None:
             company = pre.companies.get(d.company_id)
             skip = company_skip(company, d.company_id, d.ref, as_dependency=d.as_dependency)
-            doc = pre.docs[key] if skip is None else None
+            doc = pre.docs[key] if skip is None or _stock_check(d, skip) else None
             tax = pre.tax.get(d.company_id, US_DEFAULT)
         else:
             async with self.source.snapshot() as db:
                 row = await db.one("select id, name, qbo_realm_id, qbo_sync_mode from companies where id = %s", (d.company_id,))
                 company = Company.model_validate(row) if row else None
                 skip = company_skip(company, d.company_id, d.ref, as_dependency=d.as_dependency)
-                doc = await d.processor.load(db, d.ref.local_id) if skip is None else None
-                tax = await tax_settings.load(db, d.company_id) if skip is None else US_DEFAULT
+                wanted = skip is None or _stock_check(d, skip)
+                doc = await d.processor.load(db, d.ref.local_id) if wanted else None
+                tax = await tax_settings.load(db, d.company_id) if wanted else US_DEFAULT
+        if skip is not None and doc is not None and await self._already_in_qbo(d, doc):
+            skip = None  # manual mode: what is in QBO keeps Bottleneck's stock (a ship or receive job moved it)
         if skip is not None or company is None or company.qbo_realm_id is None:
             return await self._company_skipped(d, *(skip or (SkipReason.NO_REALM, "no realm")))
         d.realm = company.qbo_realm_id
@@ -291,6 +299,15 @@ class SyncEngine:
         else:
             result = await self._write(d, writer, doc, refs)
         return await self._record(d, doc, result, was_parked)
+
+    async def _already_in_qbo(self, d: _Doc, doc: Any) -> bool:
+        """Every dependency of this stock check (its lot or item) is in QBO already: publishing decides
+        what enters QBO, not whether what is there stays right."""
+        deps = d.processor.dependencies(doc)
+        entries = await self.idmap.many(d.company_id, [(dep.entity_type, dep.local_id) for dep in deps])
+        return bool(deps) and all(
+            (e := entries.get((dep.entity_type, dep.local_id))) is not None and e.qbo_id is not None and e.status == "synced" for dep in deps
+        )
 
     # --- sync_many: the reads up front, the batch calls ------------------------------------------------
     async def _read_batch(self, refs: list[DocRef]) -> BatchReads:
