@@ -305,9 +305,8 @@ class SyncEngine:
         what enters QBO, not whether what is there stays right."""
         deps = d.processor.dependencies(doc)
         entries = await self.idmap.many(d.company_id, [(dep.entity_type, dep.local_id) for dep in deps])
-        return bool(deps) and all(
-            (e := entries.get((dep.entity_type, dep.local_id))) is not None and e.qbo_id is not None and e.status == "synced" for dep in deps
-        )
+        found = [entries.get((dep.entity_type, dep.local_id)) for dep in deps]
+        return bool(deps) and all(e is not None and e.qbo_id is not None and e.status == "synced" for e in found)
 
     # --- sync_many: the reads up front, the batch calls ------------------------------------------------
     async def _read_batch(self, refs: list[DocRef]) -> BatchReads:
