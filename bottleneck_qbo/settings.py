@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 60.0
     retry_max_attempts: int = 8
+    onboarding_batch: int = Field(
+        default=500, ge=1, description="an initial load queues this many rows at a time, the next once the worker consumed them"
+    )
     # inbound (streams/inbound): CDC gap recovery
     cdc_initial_lookback_s: float = Field(
         default=86_400.0, gt=0, description="how far back the first CDC poll of a newly connected realm looks"
@@ -133,6 +136,13 @@ class Settings(BaseSettings):
     qbo_requests_per_minute: int = 500
     qbo_max_concurrency: int = 10
     qbo_batch_per_minute: int = 40
+    qbo_batch_item_weight: int = Field(default=1, ge=1, description="per-minute request units one batch item uses (QBO: 1)")
+    # the engine's batch path (streams/engine/batching.py): a company's backlog goes out through /batch
+    qbo_batch_enabled: bool = Field(default=True, description="send a company's backlog of creates/updates through QBO's batch API")
+    qbo_batch_min_docs: int = Field(
+        default=5, ge=1, description="documents of one company ready to write at once before they go through QBO's batch API"
+    )
+    qbo_batch_max_items: int = Field(default=30, ge=1, le=30, description="operations per QBO batch call (QBO allows 30)")
     qbo_timeout_s: float = 30.0
     qbo_sandbox_port: int = 8765
     # A static bearer token the local sandbox accepts for every realm, for poking at it by hand (curl);

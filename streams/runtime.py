@@ -55,6 +55,8 @@ class Runtime:
             retry_base_delay_s=settings.retry_base_delay_s,
             retry_max_delay_s=settings.retry_max_delay_s,
             retry_max_attempts=settings.retry_max_attempts,
+            batch_min_docs=settings.qbo_batch_min_docs if settings.qbo_batch_enabled else None,
+            batch_max_items=settings.qbo_batch_max_items,
         )
 
     @classmethod

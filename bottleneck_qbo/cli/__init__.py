@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from bottleneck_qbo.cli import demo as _demo
+from bottleneck_qbo.cli import drift as _drift
 from bottleneck_qbo.cli import install as _install
 from bottleneck_qbo.cli import ops as _ops
 from bottleneck_qbo.cli import reconcile as _reconcile
@@ -38,6 +39,7 @@ _demo.register(app)
 _reconcile.register(app)
 _tax.register(app)
 _install.register(app)
+_drift.register(app)
 
 
 _debug = False

@@ -30,12 +30,13 @@ def bench(
     realms: Annotated[int, typer.Option(help="companies the latency run spreads over (25: QBO's 500/min per realm does not bind)")] = 25,
     burst: Annotated[int, typer.Option(help="new customers in the one-realm sink run")] = 400,
     only: Annotated[
-        str, typer.Option(help="comma-separated figures to run: latency,sink,replay,recovery")
+        str, typer.Option(help="comma-separated figures to run: latency,sink,replay,recovery (and batch, on request)")
     ] = "latency,sink,replay,recovery",
     replay_events: Annotated[
         int, typer.Option("--replay-events", help="CDC events the replay reads: the topics are topped up to this many (0: as they are)")
     ] = 100_000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="also replay with this many workers in one group (1: skip)")] = 2,
+    batch_docs: Annotated[int, typer.Option(help="customers per path in the batch-load figure (--only batch)")] = 1000,
 ) -> None:
     """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
     require_infra("bench")
@@ -53,6 +54,7 @@ def bench(
         only=tuple(x.strip() for x in only.split(",") if x.strip()),
         replay_events=replay_events,
         workers=workers,
+        batch_docs=batch_docs,
     )
 
 

@@ -54,6 +54,8 @@ def _print_status(r: Any) -> None:
     for c in r.companies:
         realm = c.realm_id or "not connected"
         typer.secho(f"company {c.company_id} {c.name!r} ({c.sync_mode}) -> realm {realm}", bold=True)
+        if c.initial_load:
+            typer.echo(f"  {c.initial_load['line']}")
         if c.realm_id:
             typer.echo(
                 f"  last webhook {ago(c.last_webhook_at, now)}, last CDC poll {ago(c.last_cdc_poll_at, now)}, "
@@ -65,7 +67,7 @@ def _print_status(r: Any) -> None:
         else:
             typer.echo("  nothing synced yet")
     if not r.drift_tracked:
-        typer.echo("drifted: not tracked yet (comes with `reconcile`)")
+        typer.echo("drifted: not tracked (the database lacks qbo_sync.drift: run `bottleneck-qbo migrate`)")
     lagging = [p for p in r.consumer_lag if p.lag]
     typer.secho(f"consumer group {r.consumer_group}: total lag {r.total_lag}", bold=True)
     if lagging:

@@ -20,6 +20,34 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(fmt.format(*r) for r in cells)
 
 
+def _recorded_drift(company: int | None) -> list[dict[str, object]]:
+    """Open drift the worker's CDC poll recorded (qbo_sync.drift), listed beside the comparison."""
+    from bottleneck_qbo.ops import reach
+    from bottleneck_qbo.ops.drift.store import open_drift
+
+    with reach.pg(get_settings()) as conn:
+        return [{k: v for k, v in d.items() if k != "id"} for d in open_drift(conn, company)]
+
+
+def _drift_table(drift: list[dict[str, object]]) -> str:
+    from bottleneck_qbo.cli.output import table
+    from bottleneck_qbo.ops.drift.store import describe
+
+    rows = [
+        [
+            str(d["company_id"]),
+            str(d["entity_type"]),
+            str(d["local_id"]),
+            str(d["qbo_id"]),
+            f"{d['policy']} ({d['action']})",
+            f"{d['detected_at']:%Y-%m-%d %H:%M:%S}" if hasattr(d["detected_at"], "strftime") else str(d["detected_at"]),
+            describe(d["fields"] if isinstance(d["fields"], list) else [])[:90],
+        ]
+        for d in drift
+    ]
+    return table(["company", "entity", "bottleneck id", "qbo id", "policy", "detected (UTC)", "fields: bottleneck -> qbo"], rows)
+
+
 def reconcile(
     company: Annotated[int | None, typer.Option(help="only this Bottleneck company (default: every connected one)")] = None,
     entity: Annotated[list[str] | None, typer.Option(help="entity types to check (repeatable; default: all)")] = None,
@@ -65,9 +93,11 @@ def reconcile(
         prepare_fix(s.postgres_dsn, report, REGISTRY)
         refs = fix_plan(report)
         queued = enqueue_documents(s.kafka_bootstrap, s.documents_topic, refs, origin="reconcile")
+    drift = _recorded_drift(company)
     if as_json:
         out = summary(report)
         out["queued"] = queued
+        out["drift"] = drift
         typer.echo(json.dumps(out, default=str, indent=2))
     else:
         checked = sum(c.checked for c in report.companies)
@@ -78,6 +108,9 @@ def reconcile(
             typer.echo(f"\n{len(report.differences)} difference(s) in {checked} row(s)")
         if queued:
             typer.echo(f"--fix queued {queued} document(s) for the worker; run reconcile again once it has caught up")
+        if drift:
+            typer.echo(f"\nrecorded drift (changes in QuickBooks this product did not make): {len(drift)} open")
+            typer.echo(_drift_table(drift))
     raise typer.Exit(0 if report.clean else 1)
 
 

@@ -39,9 +39,11 @@ def worker(
 def connect(
     company: Annotated[int, typer.Option(help="Bottleneck company id")],
     realm: Annotated[str, typer.Option(help="QBO realm (company) id")],
-    resync: Annotated[bool, typer.Option(help="queue every row of the company for sync afterwards")] = True,
+    wait: Annotated[bool, typer.Option("--wait", help="follow the initial load until the worker has taken every row")] = False,
+    timeout: Annotated[float, typer.Option(help="with --wait: give up after this many seconds")] = 600.0,
 ) -> None:
-    """Connect a Bottleneck company to a QBO realm and store the realm's tokens in qbo_sync."""
+    """Connect a Bottleneck company to a QBO realm and store the realm's tokens in qbo_sync. A live company
+    gets its initial load: every publishable row is queued, dependencies first (`state`, `status` show it)."""
     from bottleneck_qbo.ops import connect as ops
 
     s = get_settings()
@@ -54,12 +56,37 @@ def connect(
 
             state = remember_state(s.postgres_dsn, company)
             typer.echo("Open this URL, sign in to QuickBooks and approve access; the worker's")
-            typer.echo(f"{s.qbo_redirect_uri} completes the connection:\n\n{ops.consent_url(s, company, state)}\n")
+            url = ops.consent_url(s, company, state)
+            typer.echo(f"{s.qbo_redirect_uri} completes the connection (and starts the initial load):\n\n{url}\n")
             return
     except ops.ConnectError as exc:
         _fail(str(exc))
-    if resync:
-        _resync(company, None)
+    _follow_load(company, wait=wait, timeout=timeout)
+
+
+def _follow_load(company: int, *, wait: bool, timeout: float) -> None:
+    import time as _time
+
+    from bottleneck_qbo.ops import reach
+    from bottleneck_qbo.ops.onboarding import progress
+
+    s = get_settings()
+    with reach.pg(s) as conn:
+        mode = conn.execute("select qbo_sync_mode from companies where id = %s", (company,)).fetchone()
+    loads = progress(s, company)
+    if not loads or mode is None or mode[0] != "live":
+        typer.echo(f"company {company} syncs manually: nothing queued (publish rows, or switch it to live to load them all)")
+        return
+    typer.echo(f"initial load of company {company}: {loads[0].total} row(s), queued by the worker a batch at a time")
+    deadline = _time.monotonic() + timeout
+    while wait:
+        load = progress(s, company)[0]
+        typer.echo(load.line(), err=True)
+        if load.finished_at is not None:
+            break
+        if _time.monotonic() > deadline:
+            _fail(f"{load.remaining} of {load.total} row(s) not processed after {timeout:.0f}s; is the worker running? (`status`)")
+        _time.sleep(1.0)
 
 
 def _resync(company: int, entities: list[str] | None, *, wait: bool = False, timeout: float = 600.0) -> None:
@@ -191,7 +218,8 @@ def state(
     from psycopg.rows import dict_row
 
     from bottleneck_qbo.cli.output import table
-    from bottleneck_qbo.ops import reach
+    from bottleneck_qbo.ops import onboarding, reach
+    from bottleneck_qbo.ops.drift.store import describe, get_policy, open_drift
 
     where: list[str] = ["company_id = %s"]
     args: list[object] = [company]
@@ -213,15 +241,32 @@ def state(
             f" from qbo_sync.sync_parking where {cond} order by entity_type, local_id",
             args,
         ).fetchall()
+        policy = get_policy(conn, company)
+        drift = open_drift(conn, company, entity=entity)
+    if id is not None:
+        drift = [d for d in drift if d["local_id"] == id]
+    loads = onboarding.progress(get_settings(), company)
     if as_json or not sys.stdout.isatty():
-        json.dump({"synced": synced, "parked": parked}, sys.stdout, default=str, indent=2)
+        load = loads[0].as_dict() if loads else None
+        json.dump(
+            {"synced": synced, "parked": parked, "drift_policy": policy, "drift": drift, "initial_load": load},
+            sys.stdout,
+            default=str,
+            indent=2,
+        )
         sys.stdout.write("\n")
         return
+    if loads:
+        typer.echo(f"company {company}: {loads[0].line()}")
     parked_by = {(p["entity_type"], p["local_id"]): p for p in parked}
+    drift_by = {(d["entity_type"], d["local_id"]): d for d in drift}
     rows = []
     for m in synced:
         p = parked_by.pop((m["entity_type"], m["local_id"]), None)
+        d = drift_by.get((m["entity_type"], m["local_id"]))
         when = f"{m['synced_at']:%Y-%m-%d %H:%M:%S}" if m["synced_at"] else ""
+        if p is None and d is not None:  # drift: changed in QBO by someone else (a parked state says more)
+            p = {"state": f"drifted ({d['action']})", "reason": "changed in QuickBooks: " + describe(d["fields"])}
         rows.append(
             [
                 m["entity_type"],
@@ -239,6 +284,7 @@ def state(
     if not rows:
         typer.echo(f"nothing recorded for company {company}" + (f" {entity}" if entity else "") + (f" {id}" if id is not None else ""))
         return
+    typer.echo(f"drift policy: {policy}; open drift: {len(drift)}")
     typer.echo(table(["entity", "id", "qbo entity", "qbo id", "sync token", "state", "synced at (UTC)", "reason"], rows))
 
 

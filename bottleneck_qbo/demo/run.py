@@ -58,14 +58,12 @@ class Qbo:
 
 async def _demo(settings: Settings) -> None:
     from bottleneck_qbo.ops.connect import connect_local
-    from bottleneck_qbo.ops.resync import company_refs, enqueue_documents
 
     conn = psycopg.connect(settings.postgres_dsn, autocommit=True)
     stamp = time.strftime("%H%M%S")
     company = seed.company(conn, DEMO_COMPANY)
     realm = DEMO_REALM
-    await connect_local(settings, company, realm)
-    enqueue_documents(settings.kafka_bootstrap, settings.documents_topic, company_refs(settings.postgres_dsn, company))
+    await connect_local(settings, company, realm)  # a demo company left from an earlier run: its initial load resends it
     say(f"Company {company} '{DEMO_COMPANY}' is connected to QBO realm {realm} ({settings.qbo_base_url}).", color="cyan")
 
     client = QboClient.from_settings(settings, PostgresTokenStore.from_settings(settings))

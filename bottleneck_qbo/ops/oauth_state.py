@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from bottleneck_qbo.ops import onboarding
 from sinks.qbo.oauth_connect import new_state
 
 # States older than this are refused: a consent link is for now, not for later.
@@ -95,7 +96,14 @@ async def check_link(conn: psycopg.AsyncConnection, company_id: int, realm_id: s
 
 
 async def link(conn: psycopg.AsyncConnection, company_id: int, realm_id: str) -> None:
-    """Set ``companies.qbo_realm_id`` (re-checked in the same statement: a race loses, it does not steal)."""
+    """Set ``companies.qbo_realm_id`` (re-checked in the same statement: a race loses, it does not steal)
+    and, in the same transaction, start the company's initial load when it is live (``onboarding``)."""
+    async with conn.transaction():
+        await _link(conn, company_id, realm_id)
+        await onboarding.observe_row(conn, company_id, reason="connect", force=True)
+
+
+async def _link(conn: psycopg.AsyncConnection, company_id: int, realm_id: str) -> None:
     cur = await conn.execute(
         "update companies set qbo_realm_id = %s, updated_at = now() where id = %s and (qbo_realm_id is null or qbo_realm_id = %s)"
         " and not exists (select 1 from companies o where o.qbo_realm_id = %s and o.id <> %s)",

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psycopg
 from pydantic import BaseModel, Field
 
 from bottleneck_qbo.ops import reach
@@ -29,12 +30,16 @@ MAX_PROBLEMS = 500
 
 
 def drift_counts(settings: Settings, company: int | None) -> dict[tuple[int, str], int] | None:
-    """Documents whose QBO object differs from what was last sent, per (company, entity type).
+    """Documents with open drift (a change in QBO this product did not make, to a field Bottleneck
+    owns: ``qbo_sync.drift``, found by the worker's CDC poll), per (company, entity type). None only
+    when the table is not there (a database not migrated to 0014): "not tracked", never a made-up 0."""
+    from bottleneck_qbo.ops.drift.store import open_counts
 
-    None means drift is not tracked yet: it comes from `reconcile` (issue 9), which compares QBO with
-    the id map. Until that lands the report says "not tracked" rather than showing a made-up 0.
-    """
-    return None
+    try:
+        with reach.pg(settings) as conn:
+            return open_counts(conn, company)
+    except psycopg.errors.UndefinedTable:
+        return None
 
 
 class EntityCounts(BaseModel):
@@ -58,6 +63,7 @@ class CompanyStatus(BaseModel):
     cdc_checkpoint: datetime | None = None
     refresh_token_expires_at: datetime | None = None
     access_token_expires_at: datetime | None = None
+    initial_load: dict[str, Any] | None = None  # the latest onboarding load (ops.onboarding.LoadProgress.as_dict)
 
 
 class Problem(BaseModel):
@@ -335,6 +341,16 @@ def _link_synced(settings: Settings, report: StatusReport) -> None:
                 p.qbo_url = qbo_url(settings, row[2], row[1], row[0])
 
 
+def _onboarding_part(settings: Settings, report: StatusReport, company: int | None) -> None:
+    """Each company's latest initial load: queued, synced, remaining, started (``ops.onboarding``)."""
+    from bottleneck_qbo.ops.onboarding import progress
+
+    loads = {p.company_id: p for p in progress(settings, company)}
+    for c in report.companies:
+        if c.company_id in loads:
+            c.initial_load = loads[c.company_id].as_dict()
+
+
 def collect(settings: Settings, company: int | None = None, *, reader: LetterReader | None = None) -> StatusReport:
     report = StatusReport(generated_at=datetime.now(UTC), company_filter=company, consumer_group=settings.worker_id)
     _guard(report, "postgres", lambda: _db_part(settings, report, company))
@@ -343,6 +359,7 @@ def collect(settings: Settings, company: int | None = None, *, reader: LetterRea
     if "postgres" not in report.errors:
         _guard(report, "dead_letters", lambda: _letters_part(settings, report, reader or LetterReader(settings), company))
         _guard(report, "dead_letters", lambda: _link_synced(settings, report))
+        _guard(report, "onboarding", lambda: _onboarding_part(settings, report, company))
 
     def webhooks() -> None:
         seen = last_webhooks(settings)

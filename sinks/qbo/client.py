@@ -216,6 +216,7 @@ class QboClient:
             requests_per_window=settings.qbo_requests_per_minute,
             max_concurrency=settings.qbo_max_concurrency,
             batch_per_window=settings.qbo_batch_per_minute,
+            batch_item_weight=settings.qbo_batch_item_weight,
             window_s=settings.qbo_rate_window_s,
         )
         retry = RetryPolicy(

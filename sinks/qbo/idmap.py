@@ -42,6 +42,7 @@ _COLUMNS = (
     "company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token, payload_hash, status, last_error, synced_at, "
     "line_ids, generation, create_intent, follow_ups"
 )
+ENTRY_COLUMNS = _COLUMNS  # for readers that select entries their own way (the drift check)
 
 
 class IdentityTaken(Exception):
@@ -171,8 +172,14 @@ class IdMap:
         status: str,
         line_ids: Mapping[str, str] | None,
     ) -> None:
+        # Writing the document is what resolves a drift recorded for it (qbo_sync.drift, migration 0014):
+        # QBO now holds what Bottleneck says. Same statement, so it costs no extra round trip.
         await self._db.execute(
             """
+            with resolved as (
+                update qbo_sync.drift set resolved_at = now(), resolution = 'written'
+                where company_id = %s and entity_type = %s and local_id = %s and resolved_at is null
+            )
             insert into qbo_sync.id_map (company_id, entity_type, local_id, realm_id, qbo_entity, qbo_id, sync_token,
                                          payload_hash, status, last_error, synced_at, line_ids)
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, null, now(), coalesce(%s, '{}'::jsonb))
@@ -183,6 +190,9 @@ class IdMap:
                 line_ids = case when %s::jsonb is null then qbo_sync.id_map.line_ids else excluded.line_ids end
             """,
             (
+                company_id,
+                entity_type,
+                local_id,
                 company_id,
                 entity_type,
                 local_id,

@@ -34,12 +34,15 @@ class LimiterConfig:
     requests_per_window: int = 500
     max_concurrency: int = 10
     batch_per_window: int = 40
+    # Units of the per-minute request budget one batch *item* uses (QBO, and the sandbox's limits.py,
+    # meter each item of a batch call as one request).
+    batch_item_weight: int = 1
     window_s: float = 60.0
     # Client and server clocks/arrival times differ slightly; keep a margin so the server never counts N+1.
     safety_margin_s: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.requests_per_window < 1 or self.max_concurrency < 1 or self.batch_per_window < 1:
+        if self.requests_per_window < 1 or self.max_concurrency < 1 or self.batch_per_window < 1 or self.batch_item_weight < 1:
             raise ValueError("limits must be at least 1")
         if self.window_s <= 0:
             raise ValueError("window_s must be positive")
@@ -179,6 +182,8 @@ class RealmLimiter:
         """``weight``: units of the per-minute budget this call uses (QBO meters each batch item as a request).
         ``max_wait_s``: raise ``RealmBusy`` instead of waiting longer than this for the realm's budget (a
         caller that parks work rather than sleeping on it; None waits as long as needed)."""
+        if batch:
+            weight *= self.config.batch_item_weight  # ``weight`` is the batch's item count
         async with self._semaphore:
             await self._admit(batch, weight, max_wait_s)
             self.in_flight += 1

@@ -129,6 +129,19 @@ class WriteResult:
         return self.action != "none"
 
 
+@dataclass(frozen=True)
+class BatchOp:
+    """One write planned for QBO's batch API: ``body`` is the item's entity body (an update carries Id,
+    SyncToken and sparse). ``request_id`` is the single path's requestid for the same write (recorded
+    with a create's intent); ``payload`` is the mapped document (for the hash and the dropped links)."""
+
+    operation: str  # create / update
+    body: Mapping[str, Any]
+    request_id: str
+    digest: str
+    payload: Mapping[str, Any]
+
+
 class Writer:
     def __init__(self, ctx: WriteContext, doc: Any) -> None:
         self.ctx = ctx
@@ -164,15 +177,8 @@ class Writer:
             # an object in QBO: a new document costs one request, the create
             current = await self.lookup(payload) if self._attempted() else None
             if current is None:
-                rid = request_id(self.realm_id, p.entity_type, self.local_id, "create", digest, self.salt, *self._generation())
-                await self.idmap.intend(
-                    company_id=self.company_id,
-                    entity_type=p.entity_type,
-                    local_id=self.local_id,
-                    realm_id=self.realm_id,
-                    qbo_entity=p.qbo_entity,
-                    intent=_intent(p, payload, rid),
-                )
+                rid = self._create_id(digest)
+                await self._intend(payload, rid)
                 try:
                     obj = await self.qbo.create(self.realm_id, p.qbo_entity, payload, request_id=rid)
                 except QboRateLimited:
@@ -205,6 +211,60 @@ class Writer:
         dropped = dropped_links(payload, updated)
         await self._record(updated, None if dropped else digest)
         return WriteResult(action, qbo_id, updated, dropped)
+
+    # --- the batch path (streams/engine/batching.py): the same decisions, the request sent by the caller ---
+    def plan(self, payload: Mapping[str, Any]) -> WriteResult | BatchOp | None:
+        """What ``upsert`` would send, as one batch operation: a plain create or a sparse update with the
+        SyncToken of our last write. ``WriteResult("none")`` when the hash says QBO holds it already;
+        None when it needs more than one request (a natural-key lookup after an unconfirmed create or a
+        void; a second run after a stale SyncToken): then ``upsert`` does it."""
+        p = self.processor
+        digest = payload_hash(payload, exclude=p.create_only)
+        entry = self.entry if self.entry and self.entry.qbo_id and self.entry.status not in REMOVED else None
+        if entry and entry.payload_hash == digest and entry.status == "synced":
+            return WriteResult("none", entry.qbo_id)
+        if self.run != 0:
+            return None
+        if entry is None:
+            if self._attempted():
+                return None
+            return BatchOp("create", dict(payload), self._create_id(digest), digest, payload)
+        if entry.sync_token is None or entry.qbo_id is None:
+            return None
+        body = self._lines_in_place({k: v for k, v in payload.items() if k not in p.create_only}, entry)
+        rid = request_id(self.realm_id, p.entity_type, self.local_id, "update", digest, entry.sync_token, self.run, 0, self.salt)
+        update = {**body, "Id": entry.qbo_id, "SyncToken": entry.sync_token, "sparse": True}
+        return BatchOp("update", update, rid, digest, payload)
+
+    async def before_send(self, op: BatchOp) -> None:
+        """Durable before the batch leaves, as on the single path: a create's intent (its requestid and key)."""
+        if op.operation == "create":
+            await self._intend(op.payload, op.request_id)
+
+    async def not_sent(self, op: BatchOp) -> None:
+        """The batch was refused before QBO processed it (rate limit): nothing can have been created."""
+        if op.operation == "create":
+            await self.idmap.abandon_intent(self.company_id, self.processor.entity_type, self.local_id)
+
+    async def answered(self, op: BatchOp, obj: Mapping[str, Any]) -> WriteResult:
+        """Record QBO's answer to ``op`` (the object it stored) like ``upsert`` records its own."""
+        dropped = dropped_links(op.payload, obj)
+        await self._record(obj, None if dropped else op.digest)
+        return WriteResult(op.operation, str(obj["Id"]), obj, dropped)
+
+    def _create_id(self, digest: str) -> str:
+        return request_id(self.realm_id, self.processor.entity_type, self.local_id, "create", digest, self.salt, *self._generation())
+
+    async def _intend(self, payload: Mapping[str, Any], rid: str) -> None:
+        p = self.processor
+        await self.idmap.intend(
+            company_id=self.company_id,
+            entity_type=p.entity_type,
+            local_id=self.local_id,
+            realm_id=self.realm_id,
+            qbo_entity=p.qbo_entity,
+            intent=_intent(p, payload, rid),
+        )
 
     def _attempted(self) -> bool:
         """A create was sent before without its answer recorded, or the object was voided/deleted (and

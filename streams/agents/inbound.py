@@ -30,15 +30,17 @@ from faust.types import TP, StreamT
 from faust.web import Request, Response, View
 
 from bottleneck_qbo import metrics
+from bottleneck_qbo.ops.drift.detect import DriftDetector
 from sinks.postgres import Database
 from sinks.qbo.client import QboClient, RetryPolicy
-from streams.app import app, deadletter_topic, payments_topic, settings, webhooks_topic
+from streams.app import app, deadletter_topic, documents_topic, payments_topic, settings, webhooks_topic
 from streams.deadletter import DeadLetter, OriginalRecord
 from streams.delivery import manual_ack, send_acked, send_once
-from streams.inbound.cdc_poll import PgCheckpointStore
+from streams.inbound.cdc_poll import Changes, PgCheckpointStore
 from streams.inbound.directory import PgDirectory, RealmCache
 from streams.inbound.flow import InboundFlow, RecordMeta
 from streams.inbound.receiver import WebhookResult, handle_webhook
+from streams.messages import DocumentTouch, Origin
 from streams.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,7 @@ async def get_inbound_runtime() -> InboundRuntime:
             worker = await get_runtime()
             directory = _PoolDirectory(worker.db)
             api = _inbound_qbo_client(worker.qbo)
+            drift = DriftDetector(worker.db, worker.qbo, worker.registry, worker.engine.accounts)
             flow = InboundFlow(
                 settings,
                 api,
@@ -140,9 +143,22 @@ async def get_inbound_runtime() -> InboundRuntime:
                 send_webhook=_send_webhook,
                 send_payment=_send_payment,
                 send_deadletter=_send_deadletter,
+                watch=drift.watched,
+                on_changes=partial(_check_drift, drift),
             )
             _runtime = InboundRuntime(flow=flow, db=worker.db, directory=directory)
         return _runtime
+
+
+async def _check_drift(drift: DriftDetector, realm_id: str, changes: Changes) -> None:
+    """The drift check of one realm's CDC answer; its re-pushes go on the documents topic as forced
+    touches, acknowledged by the broker before the poll moves the realm's checkpoint."""
+    result = await drift.check(realm_id, changes)
+    for ref in result.refs:
+        touch = DocumentTouch(ref=ref, origin=Origin(topic="qbo.cdc"))
+        await send_acked(documents_topic, touch.key(), touch.to_bytes(), what=f"drift re-push {ref}")
+    if result.verdicts.get("drift") or result.verdicts.get("error"):
+        log.info("inbound: drift check of realm %s: %s", realm_id, result.verdicts)
 
 
 @app.page("/webhooks/qbo")

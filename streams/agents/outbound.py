@@ -3,7 +3,8 @@
 Two hops, both thin:
 1. ``route_changes`` decodes each Debezium record, routes it to the documents it touches and re-keys
    them by company. Anything it cannot decode or route goes to the dead-letter topic with the original
-   record; the records behind it keep flowing.
+   record; the records behind it keep flowing. A ``companies`` change goes to the onboarding step
+   instead (``bottleneck_qbo.ops.onboarding``; the ``load_companies`` timer queues the load).
 2. ``sync_documents`` takes small batches per partition, coalesces touches of the same document (a
    transaction inserting a header and its lines is one document, one read, one write), and runs the
    companies of a batch concurrently, each company's documents in order. The engine never sleeps: a
@@ -23,6 +24,7 @@ from faust.types import StreamT
 
 from bottleneck_qbo import metrics
 from bottleneck_qbo.logs import log_context
+from bottleneck_qbo.ops import onboarding
 from connectors.debezium import ChangeEvent, DecodeError, decode
 from streams.app import app, deadletter_topic, documents_topic, settings
 from streams.deadletter import DeadLetter, OriginalRecord
@@ -126,6 +128,11 @@ async def _route_record(rt: Runtime, msg: Any) -> list[tuple[DocumentTouch, Any]
         return []
     table = change.source.table
     metrics.events_consumed.labels(table).inc()
+    if table == "companies":
+        # the onboarding step, not a document: awaited here, so the record is acknowledged only once
+        # the company's state (and the initial load it may start) is committed
+        await _observe_company(rt, change)
+        return []
     try:
         refs = route_event(change, REGISTRY)
     except (RoutingError, RecursionError, ArithmeticError) as exc:
@@ -167,6 +174,14 @@ async def _route_record(rt: Runtime, msg: Any) -> list[tuple[DocumentTouch, Any]
     return sent
 
 
+async def _observe_company(rt: Runtime, change: ChangeEvent) -> None:
+    if change.op not in ("c", "u", "r") or change.after is None:
+        return  # a deleted company has nothing left to load
+    job = await onboarding.observe_event(rt.db, change.after)
+    if job is not None:
+        log.info("company %s: initial load %s started or running", change.after["id"], job)
+
+
 def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tuple[str, int], DocumentTouch]]:
     """Group by company, then by document, keeping first-seen order and the oldest origin (for latency)
     and ``forced`` if any touch was a publish request."""
@@ -184,53 +199,50 @@ def _coalesce(touches: list[DocumentTouch]) -> OrderedDict[int, OrderedDict[tupl
 
 async def _sync_company(docs: OrderedDict[tuple[str, int], DocumentTouch]) -> None:
     rt = await get_runtime()
-    for touch in docs.values():
-        o = touch.origin
-        # every log line of this document's sync (the engine's too) carries which document and record
-        ctx = log_context(
-            company_id=touch.ref.company_id,
-            entity_type=touch.ref.entity_type,
-            local_id=touch.ref.local_id,
-            topic=o.topic if o else None,
-            partition=o.partition if o else None,
-            offset=o.offset if o else None,
-        )
+    touches = list(docs.values())
+    first = touches[0].origin if touches else None
+    # the batch's log lines carry the company and the first record; each outcome's its own document
+    with log_context(company_id=touches[0].ref.company_id if touches else None, topic=first.topic if first else None):
         try:
-            with ctx:
-                outcome = await rt.engine.sync(touch.ref)
-        except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter it
-            log.exception("sync: unexpected error on %s", touch.ref)
-            await dead_letter(
-                DeadLetter(
-                    stage="sync",
-                    failure_type="internal_error",
-                    reason=f"unexpected error: {exc!r}"[:4000],
-                    company_id=touch.ref.company_id,
-                    entity_type=touch.ref.entity_type,
-                    local_id=str(touch.ref.local_id),
-                    # where the document was touched: `deadletters retry` re-drives it by its document
-                    original=OriginalRecord(topic=o.topic, partition=o.partition, offset=o.offset) if o else None,
-                )
-            )
-            continue
+            # one company's documents, in order, read together and written through QBO's batch API
+            outcomes = await rt.engine.sync_many([t.ref for t in touches])
+        except Exception as exc:  # a bug must not stop the agent (and the realms behind it): dead-letter them
+            log.exception("sync: unexpected error on a batch of %d documents", len(touches))
+            for touch in touches:
+                await dead_letter(_letter(touch, "internal_error", f"unexpected error: {exc!r}"[:4000]))
+            return
+    for touch, outcome in zip(touches, outcomes, strict=True):
         metrics.documents_synced.labels(touch.ref.entity_type, outcome.kind.value).inc()
         if outcome.kind is Kind.SYNCED and touch.origin and touch.origin.source_ts_ms:
             metrics.commit_to_qbo_seconds.labels(touch.ref.entity_type).observe(max(0.0, time.time() - touch.origin.source_ts_ms / 1000))
         if outcome.kind is Kind.DEAD:
-            await dead_letter(
-                DeadLetter(
-                    stage="sync",
-                    failure_type=outcome.failure_type or "terminal",
-                    reason=outcome.reason or "QBO refused the document",
-                    company_id=touch.ref.company_id,
-                    entity_type=touch.ref.entity_type,
-                    local_id=str(touch.ref.local_id),
-                    fault=outcome.fault,
-                    original=OriginalRecord(topic=touch.origin.topic, partition=touch.origin.partition, offset=touch.origin.offset)
-                    if touch.origin
-                    else None,
+            o = touch.origin
+            with log_context(
+                company_id=touch.ref.company_id,
+                entity_type=touch.ref.entity_type,
+                local_id=touch.ref.local_id,
+                topic=o.topic if o else None,
+                partition=o.partition if o else None,
+                offset=o.offset if o else None,
+            ):
+                await dead_letter(
+                    _letter(touch, outcome.failure_type or "terminal", outcome.reason or "QBO refused the document", outcome.fault)
                 )
-            )
+
+
+def _letter(touch: DocumentTouch, failure_type: str, reason: str, fault: dict[str, Any] | None = None) -> DeadLetter:
+    o = touch.origin
+    return DeadLetter(
+        stage="sync",
+        failure_type=failure_type,
+        reason=reason,
+        company_id=touch.ref.company_id,
+        entity_type=touch.ref.entity_type,
+        local_id=str(touch.ref.local_id),
+        fault=fault,
+        # where the document was touched: `deadletters retry` re-drives it by its document
+        original=OriginalRecord(topic=o.topic, partition=o.partition, offset=o.offset) if o else None,
+    )
 
 
 @app.agent(documents_topic)
@@ -264,3 +276,18 @@ async def redrive_parked() -> None:
     for ref in await rt.engine.redrive_due():
         touch = DocumentTouch(ref=ref, origin=Origin(topic="redrive"))
         await documents_topic.send(key=touch.key(), value=touch.to_bytes())
+
+
+@app.timer(interval=1.0)
+async def load_companies() -> None:
+    """Initial loads (``bottleneck_qbo.ops.onboarding``): queue the next batch of each running load whose
+    last batch the worker group has consumed. Every worker runs this; each job is leased to one."""
+    rt = await get_runtime()
+
+    async def send(key: bytes, value: bytes) -> Any:
+        return await documents_topic.send(key=key, value=value)
+
+    try:
+        await onboarding.drain(rt.db, settings, send)
+    except Exception:  # a timer that raises is not called again: log, and try on the next tick
+        log.exception("onboarding: draining the initial loads failed; trying again")

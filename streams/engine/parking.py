@@ -6,6 +6,7 @@ when its time comes (retry/429) or when the dependency it waits for has synced.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -125,6 +126,17 @@ class Parking:
             "select * from qbo_sync.sync_parking where entity_type = %s and local_id = %s", (ref.entity_type, ref.local_id)
         )
         return self._parked(r) if r else None
+
+    async def many(self, refs: Iterable[DocRef]) -> dict[tuple[str, int], Parked]:
+        """The parking rows of ``refs`` (absent: not parked), in one query."""
+        keys = [(r.entity_type, r.local_id) for r in refs]
+        if not keys:
+            return {}
+        rows = await self._db.fetchall(
+            "select * from qbo_sync.sync_parking where (entity_type, local_id) in (select * from unnest(%s::text[], %s::bigint[]))",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+        return {(r["entity_type"], r["local_id"]): self._parked(r) for r in rows}
 
     async def list(self, states: tuple[State, ...] = ("waiting", "retry", "conflict", "dead")) -> list[Parked]:
         rows = await self._db.fetchall("select * from qbo_sync.sync_parking where state = any(%s) order by parked_at", (list(states),))

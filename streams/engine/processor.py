@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, final, get_args
@@ -138,6 +138,20 @@ class Processor(ABC, Generic[DocT]):
         read header and lines through it so they are consistent."""
         row = await db.one(f"select * from {self.table} where id = %s", (local_id,))
         return self.model.model_validate(row) if row else None  # type: ignore[return-value]
+
+    async def load_many(self, db: Snapshot, local_ids: Sequence[int]) -> dict[int, DocT]:
+        """``load`` for many documents from one snapshot (the engine's batches): id -> document, a missing
+        id absent. The default asks ``load`` for each; override it with set-based reads (``= any(%s)``)
+        when one document costs several queries."""
+        if type(self).load is Processor.load:  # the default load: the same read, set-based
+            rows = await db.all(f"select * from {self.table} where id = any(%s)", (list(local_ids),))
+            return {int(r["id"]): self.model.model_validate(r) for r in rows}  # type: ignore[misc]
+        found: dict[int, DocT] = {}
+        for local_id in dict.fromkeys(local_ids):
+            doc = await self.load(db, local_id)
+            if doc is not None:
+                found[local_id] = doc
+        return found
 
     def is_publishable(self, doc: DocT) -> bool:
         """False keeps the document out of QBO for now (drafts)."""

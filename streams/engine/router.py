@@ -23,7 +23,7 @@ class RoutingError(ValueError):
 
 # Tables whose changes never produce a QBO write, and why:
 IGNORED = {
-    "companies": "connecting a company is done by `bottleneck-qbo connect`, which re-snapshots its rows",
+    "companies": "no document: the route agent hands it to the onboarding step (initial load on manual -> live or connect)",
     "invoice_payments": "written by the pipeline from QBO; pushing it back would loop",
     "bill_payments": "written by the pipeline from QBO; pushing it back would loop",
     # Completing a job updates lots.quantity_on_hand in the same transaction; the lots event drives the adjustment.

@@ -5,6 +5,11 @@ changed since the realm's checkpoint into the same ``Notification`` the webhook 
 converge through one agent and duplicates are harmless (the writer is idempotent). The checkpoint moves
 only after the notifications are handed over, and trails "now" by an overlap so a change QBO commits
 while we poll is seen by the next poll.
+
+The same call also asks for the entities the product writes (``watch``) and hands the whole answer to
+``on_changes`` (the drift check) before the checkpoint moves. QBO answers at most 1000 objects per call,
+shared by every entity asked for: when an answer is full, each entity is asked on its own and the
+checkpoint is held at the last change of any entity still cut off, so nothing is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ log = logging.getLogger(__name__)
 
 # QBO answers CDC for at most 30 days back (qbo.md 9); stay inside it with a margin.
 MAX_LOOKBACK = timedelta(days=30) - timedelta(minutes=5)
+# QBO returns at most this many objects per CDC answer, shared across the entities asked for (qbo.md 9).
+MAX_CDC_OBJECTS = 1000
+
+Changes = Mapping[str, Sequence[Mapping[str, Any]]]
+OnChanges = Callable[[str, Changes], Awaitable[None]]
 
 
 class CheckpointStore(Protocol):
@@ -111,6 +121,35 @@ def next_checkpoint(polled_at: datetime, overlap: timedelta, hold_back: datetime
     return max(candidate, current)
 
 
+def _size(changes: Changes) -> int:
+    return sum(len(v) for v in changes.values() if isinstance(v, Sequence))
+
+
+def cut_off_at(objects: Sequence[Mapping[str, Any]]) -> datetime | None:
+    """Where a full answer for one entity ends (QBO orders each entity's objects by LastUpdatedTime):
+    changes after this time may be missing."""
+    times = [t for t in (_last_updated(o) for o in objects if isinstance(o, Mapping)) if t is not None]
+    return max(times) if times else None
+
+
+async def read_changes(api: QboApi, realm_id: str, entities: Sequence[str], start: datetime) -> tuple[Changes, datetime | None]:
+    """Every entity's changes since ``start``, and the time the checkpoint must not pass (None: all read)."""
+    changes = await api.cdc(realm_id, list(entities), start)
+    if _size(changes) < MAX_CDC_OBJECTS or len(entities) == 1:
+        held = cut_off_at(changes.get(entities[0], ())) if _size(changes) >= MAX_CDC_OBJECTS else None
+        return changes, held
+    log.warning("inbound: CDC of realm %s answered %d objects (QBO's cap); asking per entity", realm_id, MAX_CDC_OBJECTS)
+    out: dict[str, Sequence[Mapping[str, Any]]] = {}
+    held = None
+    for entity in entities:
+        one = await api.cdc(realm_id, [entity], start)
+        out[entity] = list(one.get(entity, ()))
+        if len(out[entity]) >= MAX_CDC_OBJECTS:
+            at = cut_off_at(out[entity])
+            held = at if held is None or (at is not None and at < held) else held
+    return out, held
+
+
 async def poll_realm(
     api: QboApi,
     store: CheckpointStore,
@@ -121,12 +160,20 @@ async def poll_realm(
     overlap: timedelta,
     hold_back: datetime | None = None,
     now: datetime | None = None,
+    watch: Sequence[str] = (),
+    on_changes: OnChanges | None = None,
 ) -> list[Notification]:
-    """Poll one realm, hand the notifications to ``publish``, then move the checkpoint. Returns them."""
+    """Poll one realm, hand the notifications to ``publish`` and the answer to ``on_changes``, then move
+    the checkpoint. Returns the notifications."""
     polled_at = now or datetime.now(UTC)
     start = poll_window_start(await store.get(realm_id), polled_at, initial_lookback)
-    changes = await api.cdc(realm_id, list(PAYMENT_ENTITIES), start)
+    entities = list(PAYMENT_ENTITIES) + [e for e in watch if e not in PAYMENT_ENTITIES]
+    changes, cut = await read_changes(api, realm_id, entities, start)
     notifications = notifications_from_cdc(realm_id, changes)
     await publish(notifications)
+    if on_changes is not None and watch:
+        await on_changes(realm_id, changes)
+    if cut is not None:
+        hold_back = cut if hold_back is None else min(hold_back, cut)
     await store.set(realm_id, next_checkpoint(polled_at, overlap, hold_back, start))
     return notifications

@@ -24,7 +24,7 @@ from mappers.payments import PaymentChange
 from sinks.bottleneck_writer import PaymentWriteError, WriteResult, apply_payment_change
 from sinks.qbo.api import QboApi
 from streams.deadletter import DeadLetter, OriginalRecord
-from streams.inbound.cdc_poll import CheckpointStore, poll_realm
+from streams.inbound.cdc_poll import CheckpointStore, OnChanges, poll_realm
 from streams.inbound.directory import Directory
 from streams.inbound.notifications import Notification
 from streams.inbound.parking import Envelope, ParkingLot, retry_delay
@@ -78,6 +78,8 @@ class InboundFlow:
         send_payment: Send,
         send_deadletter: Send,
         clock: Callable[[], float] = time.monotonic,
+        watch: Sequence[str] = (),
+        on_changes: OnChanges | None = None,
     ) -> None:
         self.settings = settings
         self.api = api
@@ -88,6 +90,9 @@ class InboundFlow:
         self._send_payment = send_payment
         self._send_deadletter = send_deadletter
         self._clock = clock
+        # the entities the product writes, watched for drift by ``on_changes`` (the CDC answer, each poll)
+        self.watch = tuple(watch)
+        self.on_changes = on_changes
         self._cdc_backoff: dict[str, tuple[int, float]] = {}  # realm -> (failures in a row, monotonic not-before)
 
     # --- qbo.webhooks ---------------------------------------------------------------------------------
@@ -205,6 +210,8 @@ class InboundFlow:
                     initial_lookback=timedelta(seconds=self.settings.cdc_initial_lookback_s),
                     overlap=timedelta(seconds=self.settings.cdc_overlap_s),
                     hold_back=self.parking.oldest_occurred_at(realm),
+                    watch=self.watch,
+                    on_changes=self.on_changes,
                 )
             except Exception as exc:  # one realm's failure must not stop the others
                 pause = retry_delay(failures, self.settings.cdc_poll_interval_s, CDC_MAX_PAUSE_S)

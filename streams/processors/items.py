@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mappers import bottleneck as bn
@@ -11,7 +11,7 @@ from mappers.items import CREATE_ONLY, category_to_qbo, item_to_qbo, lot_to_qbo
 from streams.engine.docref import DocRef
 from streams.engine.ports import Snapshot
 from streams.engine.processor import Processor
-from streams.processors._common import dep, name_suffix
+from streams.processors._common import dep, lines_by_parent, name_suffix, named_rows
 
 
 class ItemCategoryProcessor(Processor[bn.Item]):
@@ -29,6 +29,9 @@ class ItemCategoryProcessor(Processor[bn.Item]):
     async def load(self, db: Snapshot, local_id: int) -> bn.Item | None:
         row = await db.one("select * from items where id = %s", (local_id,))
         return bn.Item.model_validate(row | {"name_suffix": await name_suffix(db, "items", row)}) if row else None
+
+    async def load_many(self, db: Snapshot, local_ids: Sequence[int]) -> dict[int, bn.Item]:
+        return {i: bn.Item.model_validate(row) for i, row in (await named_rows(db, "items", local_ids)).items()}
 
     def is_publishable(self, doc: bn.Item) -> bool:
         return doc.kind == "inventory"
@@ -54,6 +57,11 @@ class ItemProcessor(Processor[bn.ItemWithLots]):
         lots = await db.all("select id from lots where item_id = %s order by id", (local_id,))
         suffix = await name_suffix(db, "items", row)
         return bn.ItemWithLots.model_validate(row | {"lot_ids": [r["id"] for r in lots], "name_suffix": suffix})
+
+    async def load_many(self, db: Snapshot, local_ids: Sequence[int]) -> dict[int, bn.ItemWithLots]:
+        rows = await named_rows(db, "items", local_ids)
+        lots = await lines_by_parent(db, "select item_id as _parent, id from lots where item_id = any(%s) order by item_id, id", list(rows))
+        return {i: bn.ItemWithLots.model_validate(row | {"lot_ids": [r["id"] for r in lots.get(i, [])]}) for i, row in rows.items()}
 
     async def after_sync(self, doc: bn.ItemWithLots, qbo_object: Mapping[str, Any]) -> list[DocRef]:
         # a renamed or deactivated item renames / deactivates its lot items too

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from streams.engine.docref import DocRef
-from streams.engine.outcome import Kind
+from streams.engine.outcome import Kind, SkipReason
 from tests.conformance import samples
 from tests.conformance.samples import items
 from tests.integration.sync_support import Env
@@ -127,3 +127,18 @@ async def test_an_adjustment_qbo_keeps_moving_is_a_readable_conflict(env: Env) -
     assert out.kind == Kind.CONFLICT and "kept moving" in (out.reason or ""), out
     parked = await env.parking.get(ref(env, "lot_quantity", lot))
     assert parked is not None and parked.state == "conflict"
+
+
+async def test_manual_mode_keeps_the_stock_of_a_lot_already_in_qbo(env: Env) -> None:
+    """A ship or receive job moves a published lot's quantity in Bottleneck: QBO follows in manual mode too,
+    while a lot nobody published stays out of QBO."""
+    _inv, lot, item = await _invoice_with_lot(env)
+    await env.set_mode("manual")
+    await env.conn.execute("update lots set quantity_on_hand = quantity_on_hand - 3 where id = %s", (lot,))
+    assert (await env.engine.sync(ref(env, "lot_quantity", lot))).kind == Kind.SYNCED
+    await assert_lot_equal(env, lot)
+    unpublished = await items.lot(env.conn, env.company_id, item)
+    writes = await env.writes()
+    out = await env.engine.sync(ref(env, "lot_quantity", unpublished))
+    assert out.kind == Kind.SKIPPED and out.skip is SkipReason.MANUAL_MODE, out
+    assert await env.writes() == writes

@@ -29,6 +29,8 @@ def wait_clean(company: int, timeout: float = 90.0) -> tuple[int, dict[str, Any]
 
 async def test_a_messy_company_ends_equal_in_qbo(pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo) -> None:
     t = company.tag
+    # these edits in QBO are for reconcile to find: the worker must not put them back first (drift policy)
+    db.execute("insert into qbo_sync.drift_policy (company_id, policy) values (%s, 'report')", (company.id,))
     acme_1 = seed.customer(db, company.id, f"Acme {t}", email="one@acme.test")
     acme_2 = seed.customer(db, company.id, f"Acme {t}", email="two@acme.test")
     globex_c = seed.customer(db, company.id, f"Globex {t}")

@@ -95,8 +95,8 @@ async def test_status_counts_lag_slot_connector_and_tokens(
     (c,) = r["companies"]
     assert c["company_id"] == company.id and c["realm_id"] == company.realm
     counts = c["entities"]["customer"]
-    assert counts["synced"] == 1 and counts["dead"] == 1 and counts["drifted"] is None, counts
-    assert r["drift_tracked"] is False
+    assert counts["synced"] == 1 and counts["dead"] == 1 and counts["drifted"] == 0, counts
+    assert r["drift_tracked"] is True
     assert c["refresh_token_expires_at"] and "refresh_token" not in json.dumps(c).replace("refresh_token_expires_at", "")
     assert any(p["topic"] == pipeline.settings.documents_topic for p in r["consumer_lag"])
     assert r["replication_slots"] and r["replication_slots"][0]["lag_bytes"] is not None
@@ -105,7 +105,12 @@ async def test_status_counts_lag_slot_connector_and_tokens(
     assert ("dead", str(cust)) in kinds and ("dead_letter", str(cust)) in kinds
 
     text = cli_tty("status", "--company", str(company.id))
-    assert f"company {company.id}" in text and "drifted: not tracked yet" in text and "connector bottleneck-postgres: RUNNING" in text
+    assert (
+        f"company {company.id}" in text
+        and "drifted" in text
+        and "not tracked" not in text
+        and "connector bottleneck-postgres: RUNNING" in text
+    )
 
 
 async def test_deadletters_by_id_retry_once_drop_and_malformed(

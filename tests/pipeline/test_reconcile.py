@@ -35,6 +35,8 @@ async def test_reconcile_reports_planted_differences_and_fix_repairs_them(
     pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
 ) -> None:
     t = company.tag
+    # these edits in QBO are for reconcile to find: the worker must not put them back first (drift policy)
+    db.execute("insert into qbo_sync.drift_policy (company_id, policy) values (%s, 'report')", (company.id,))
     cust = seed.customer(db, company.id, f"Reconciled {t}", email="books@example.com")
     _brew, (lot,) = seed.item(
         db, company.id, f"BRW-{t}", f"Brew {t}", "inventory", sales_price=Decimal("4.50"), lots=[("L1", Decimal("100"), Decimal("1.20"))]

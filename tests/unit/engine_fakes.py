@@ -91,6 +91,10 @@ class FakeSnapshot:
         return dict(row) if row is not None else None
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        many = re.search(r"from ([\w.]+) where id = any\(%s\)", sql)
+        if many:  # the default load_many
+            table = self._tables.get(many.group(1), {})
+            return [dict(table[int(i)]) for i in params[0] if int(i) in table]
         row = await self.one(sql, params)
         return [row] if row else []
 
@@ -226,6 +230,9 @@ class FakeParking:
 
     async def get(self, ref: DocRef) -> Parked | None:
         return self.rows.get((ref.entity_type, ref.local_id))
+
+    async def many(self, refs: Iterable[DocRef]) -> dict[tuple[str, int], Parked]:
+        return {k: p for r in refs if (p := self.rows.get(k := (r.entity_type, r.local_id))) is not None}
 
 
 @dataclass

@@ -112,5 +112,5 @@ def test_the_processor_api_surface() -> None:
     around the one abstract ``map``, and the framework's final members."""
     members = public_members(VendorProcessor)
     assert members["declarations"] == list(DECLARATIONS)
-    assert sorted(members["hooks"]) == ["after_sync", "dependencies", "is_publishable", "is_removed", "load", "map", "matches"]
+    assert sorted(members["hooks"]) == ["after_sync", "dependencies", "is_publishable", "is_removed", "load", "load_many", "map", "matches"]
     assert sorted(members["framework"]) == ["append_only", "has_drafts", "has_lines", "line_ids", "removable"]

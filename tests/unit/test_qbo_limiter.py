@@ -137,3 +137,21 @@ async def test_a_caller_that_will_not_wait_is_told_when_the_budget_frees_up() ->
         pass
     async with short.slot(max_wait_s=1.0):
         pass
+
+
+async def test_a_batch_item_weighs_what_the_setting_says() -> None:
+    from sinks.qbo.limiter import RealmBusy
+
+    # 2 units per item: a batch of 3 items uses 6 of the 10 units; a second one does not fit the window
+    limiter = RealmLimiter(
+        LimiterConfig(requests_per_window=10, batch_per_window=40, batch_item_weight=2, window_s=30.0, safety_margin_s=0.0)
+    )
+    async with limiter.slot(batch=True, weight=3, max_wait_s=0.0):
+        pass
+    with pytest.raises(RealmBusy):
+        async with limiter.slot(batch=True, weight=3, max_wait_s=0.0):
+            raise AssertionError("admitted past the budget")
+    async with limiter.slot(weight=4, max_wait_s=0.0):  # single calls are not weighted by it
+        pass
+    with pytest.raises(ValueError):
+        LimiterConfig(batch_item_weight=0)

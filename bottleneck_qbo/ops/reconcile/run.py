@@ -144,7 +144,7 @@ class Reconciler:
                     doc = await p.load(db, local_id)
                 out.checked += 1
                 self.progress(1)
-                out.differences.extend(self._document(p, local_id, doc, entries.get((p.entity_type, local_id)), objects, refs))
+                out.differences.extend(self.document(p, local_id, doc, entries.get((p.entity_type, local_id)), objects, refs))
             # id map entries whose Bottleneck row is gone: QBO must show them removed
             for (etype, local_id), entry in entries.items():
                 if etype == p.entity_type and local_id not in seen and entry["qbo_id"]:
@@ -161,7 +161,7 @@ class Reconciler:
                 found[str(obj["Id"])] = obj
         return found
 
-    def _document(
+    def document(
         self,
         p: Processor[Any],
         local_id: int,
