@@ -127,12 +127,25 @@ def _new_company(settings: Settings, conn: psycopg.Connection[Any], label: str) 
 
 def latency_run(settings: Settings, conn: psycopg.Connection[Any], documents: int, rate: float, realms: int = 5) -> dict[str, float]:
     """``documents`` spread over ``realms`` companies (Bottleneck is multi-tenant): at the default 10/s
-    that is 2 documents/s per realm, about 240 QBO requests/min, inside QBO's 500/min per realm."""
+    that is 2 documents/s per realm, about 240 QBO requests/min, inside QBO's 500/min per realm.
+    The bench's companies are disconnected afterwards (``qbo_realm_id`` null, as the worker reads it): a
+    connected realm is CDC-polled and drift-checked by the worker for ever, and runs would pile them up."""
+    companies: list[int] = []
+    try:
+        return _latency_run(settings, conn, documents, rate, realms, companies)
+    finally:
+        conn.execute("update companies set qbo_realm_id = null, updated_at = now() where id = any(%s)", (companies,))
+
+
+def _latency_run(
+    settings: Settings, conn: psycopg.Connection[Any], documents: int, rate: float, realms: int, companies: list[int]
+) -> dict[str, float]:
     tenants = []
     realm_ids: list[str] = []
     warm: list[tuple[int, list[tuple[str, int]]]] = []
     for r in range(realms):
         company, realm_id = _new_company(settings, conn, f"Latency {r}")
+        companies.append(company)
         realm_ids.append(realm_id)
         customers = [seed.customer(conn, company, f"Bench customer {i}") for i in range(4)]
         vendors = [seed.vendor(conn, company, f"Bench vendor {i}") for i in range(2)]
