@@ -441,9 +441,9 @@ def _restart_worker(settings: Settings, env: dict[str, str]) -> None:
 
 def _batch_load(settings: Settings, conn: psycopg.Connection[Any], documents: int, label: str) -> dict[str, float]:
     """One realm's initial load: ``documents`` customers inserted set-based while the company is not connected
-    (their change events skip it), then the company connected and its documents queued on the documents topic,
-    as `connect` / `resync` do; timed from the queueing to the last one recorded in the id map."""
-    from bottleneck_qbo.ops.resync import company_refs, enqueue_documents
+    (their change events skip it), then the company connected, its documents queued on the documents topic
+    by the initial load `connect` starts; timed from connecting to the last one recorded in the id map."""
+    from bottleneck_qbo.ops.resync import company_refs
 
     stamp = time.strftime("%Y%m%d%H%M%S")
     company = seed.company(conn, f"Batch load {label} {stamp}")
@@ -454,10 +454,10 @@ def _batch_load(settings: Settings, conn: psycopg.Connection[Any], documents: in
     )
     wait_caught_up(settings)  # the inserts' events went by (no realm yet)
     realm = f"9{company:06d}{time.time_ns() // 1_000_000}"
-    _asyncio_run(connect_local(settings, company, realm))
     refs = company_refs(settings.postgres_dsn, company, ["customer"])
     t0 = time.time()
-    enqueue_documents(settings.kafka_bootstrap, settings.documents_topic, refs, origin="bench-batch")
+    # connecting starts the company's initial load (ops/onboarding.py): the worker queues the backlog
+    _asyncio_run(connect_local(settings, company, realm))
     synced = _wait_synced(conn, company, [(r.entity_type, r.local_id) for r in refs], timeout_s=max(600.0, documents / 100 * 60))
     elapsed = max(synced.values()) - t0
     stats = _sandbox_stats(settings, realm)
