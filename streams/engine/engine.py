@@ -264,7 +264,9 @@ class SyncEngine:
         if skip is not None and doc is not None and await self._already_in_qbo(d, doc):
             skip = None  # manual mode: what is in QBO keeps Bottleneck's stock (a ship or receive job moved it)
         if skip is not None or company is None or company.qbo_realm_id is None:
-            return await self._company_skipped(d, *(skip or (SkipReason.NO_REALM, "no realm")))
+            # what the batch read says is parked (None: not read, ask the table)
+            parked = None if pre is None or key not in pre.parked else pre.parked[key] is not None
+            return await self._company_skipped(d, *(skip or (SkipReason.NO_REALM, "no realm")), parked=parked)
         d.realm = company.qbo_realm_id
         ctx, was_parked = await self._write_context(d, run, pre)
         owner = getattr(doc, "company_id", d.company_id)
@@ -446,11 +448,13 @@ class SyncEngine:
         await self.parking.clear(d.ref)
         return _skipped(d.ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
 
-    async def _company_skipped(self, d: _Doc, why: SkipReason, reason: str) -> SyncOutcome:
-        log.info("skip %s: %s", d.ref, reason)
+    async def _company_skipped(self, d: _Doc, why: SkipReason, reason: str, *, parked: bool | None = None) -> SyncOutcome:
+        # debug, not info: a replay or a company without a realm skips every one of its rows
+        log.debug("skip %s: %s", d.ref, reason)
         # a retry left from before the company was disconnected or switched to manual is moot now;
-        # conflicts and dead ones stay visible
-        await self.parking.clear(d.ref, ("waiting", "retry"))
+        # conflicts and dead ones stay visible. The batch read knows whether there is a row at all.
+        if parked is not False:
+            await self.parking.clear(d.ref, ("waiting", "retry"))
         return _skipped(d.ref, why, reason)
 
     async def _write_context(self, d: _Doc, run: int, pre: BatchReads | None = None) -> tuple[WriteContext, bool]:
