@@ -48,7 +48,7 @@ class EntityCounts(BaseModel):
     waiting: int = 0
     retry: int = 0
     conflict: int = 0
-    drifted: int | None = None  # None: not tracked yet (see drift_counts)
+    drifted: int | None = None  # None: not tracked (a database without qbo_sync.drift; see drift_counts)
     dead: int = 0
 
 
