@@ -42,13 +42,22 @@ async def test_a_backlog_lands_through_batch_calls(pipeline: Pipeline, db: psyco
             (company.id, tag, customers),
         ).fetchall()
     ]
-    db.execute(
-        "insert into invoice_lines (invoice_id, line_no, item_id, quantity, unit_price) select i, 1, %s, 1, 10 from unnest(%s::bigint[]) i",
-        (item, invoices),
-    )
+    lines = [
+        r[0]
+        for r in db.execute(
+            "insert into invoice_lines (invoice_id, line_no, item_id, quantity, unit_price) "
+            "select i, 1, %s, 1, 10 from unnest(%s::bigint[]) i returning id",
+            (item, invoices),
+        ).fetchall()
+    ]
     # a vendor made in QBO outside the product holds one customer's name: QBO refuses that create (6240)
     await qbo.client.create(company.realm, "Vendor", {"DisplayName": f"{tag} backlog 7"}, request_id=f"outside-{tag}")
-    pipeline.wait_idle([pipeline.table_topic(t) for t in tables])  # the inserts' events went by (manual mode: nothing sent)
+    # the inserts' events went by (manual mode: nothing sent). The idle barrier counts only what is on the
+    # topics already: wait for Debezium to have captured each table's last row first, or a late event
+    # is synced after the switch to live as well and the refused customer is dead-lettered twice
+    for table, last in (("items", item), ("customers", customers[-1]), ("invoices", invoices[-1]), ("invoice_lines", lines[-1])):
+        pipeline.record_of(table, last, start)
+    pipeline.wait_idle([pipeline.table_topic(t) for t in tables])
     # manual -> live queues the company's initial load (ops/onboarding.py): the backlog, customers first
     db.execute("update companies set qbo_sync_mode = 'live' where id = %s", (company.id,))
 
