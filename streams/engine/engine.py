@@ -331,12 +331,18 @@ class SyncEngine:
                     company = reads.companies[cid] = Company.model_validate(row) if row else None
                     if company is not None and company.qbo_realm_id:
                         reads.tax[cid] = await tax_settings.load(db, cid)
+                # a company without a realm skips each of its documents before using it (company_skip):
+                # not read at all (a replay of such a company read every row for nothing)
+                idle = {cid for cid in companies if not ((c := reads.companies.get(cid)) and c.qbo_realm_id)}
                 for entity_type, ids in by_type.items():
                     processor = self.registry.get(entity_type)
                     assert processor is not None
-                    loaded = await processor.load_many(db, ids)
+                    wanted = [r.local_id for r in known if r.entity_type == entity_type and r.company_id not in idle]
+                    loaded = await processor.load_many(db, wanted) if wanted else {}
                     docs.update({(entity_type, i): loaded.get(i) for i in ids})
             for cid in companies:
+                if cid in idle:
+                    continue  # nothing of it is written: its id map entries are never asked for
                 mine = [r for r in known if r.company_id == cid]
                 keys: list[Key] = [(r.entity_type, r.local_id) for r in mine]
                 for r in mine:

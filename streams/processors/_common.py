@@ -42,13 +42,27 @@ def quantity_refs(lines: Iterable[_Line]) -> list[DocRef]:
     return list(seen.values())
 
 
-def _taken(table: str, alias: str = "r") -> str:
-    """SQL: row ``alias`` of ``table`` shares its name with a row that keeps the plain name."""
-    same = f"o.company_id = {alias}.company_id and lower(btrim(o.name)) = lower(btrim({alias}.name))"
-    taken = f"exists (select 1 from {table} o where {same} and o.id < {alias}.id)"
-    if table == "vendors":
-        taken += f" or exists (select 1 from customers o where {same})"
-    return f"({taken})"
+def _named_sql(table: str) -> str:
+    """SQL: rows ``id = any(%s)`` of ``table`` with ``_taken``: a same-named row of the company (lower id;
+    for a vendor, also any customer) keeps the plain name. Set-based: the batch's names are matched
+    against the company's rows in one hash join, not one scan of the company per row (a 500-row batch
+    of a 10,000-customer company took 2.5 s that way). ``table`` is a processor's constant, never data."""
+    key = "lower(btrim(name))"
+    same = f"""select o.company_id, lower(btrim(o.name)) as k, min(o.id) as first_id from {table} o
+            join keys on o.company_id = keys.company_id and lower(btrim(o.name)) = keys.k
+            where o.company_id = any(array(select company_id from keys)) group by 1, 2"""
+    taken = "coalesce(s.first_id < r.id, false)"
+    party, party_join = "", ""
+    if table == "vendors":  # DisplayName is one name space across customers and vendors
+        party = """, party as (select distinct c.company_id, lower(btrim(c.name)) as k from customers c
+            join keys on c.company_id = keys.company_id and lower(btrim(c.name)) = keys.k
+            where c.company_id = any(array(select company_id from keys)))"""
+        party_join = "left join party p on p.company_id = r.company_id and p.k = r._key"
+        taken = f"({taken} or p.k is not null)"
+    return f"""with r as (select *, {key} as _key from {table} where id = any(%s)),
+        keys as (select distinct company_id, _key as k from r),
+        same as ({same}){party}
+        select r.*, {taken} as _taken from r left join same s on s.company_id = r.company_id and s.k = r._key {party_join}"""
 
 
 def _suffix(table: str, row: Mapping[str, Any], taken: bool) -> str | None:
@@ -62,16 +76,17 @@ async def name_suffix(db: Snapshot, table: str, row: Mapping[str, Any]) -> str |
     QuickBooks"): among same-named rows of a company the lowest id keeps the plain name; the others are
     ``name (customer 42)``, ``name (vendor 7)``, ``name (SKU W-2)``. DisplayName is one name space across
     customers and vendors in QBO: a vendor named like a customer of the company takes the suffix."""
-    found = await db.one(f"select {_taken(table)} as taken from {table} r where r.id = %s", (row["id"],))
-    return _suffix(table, row, bool(found and found["taken"]))
+    found = await db.one(f"select _taken from ({_named_sql(table)}) t", ([row["id"]],))
+    return _suffix(table, row, bool(found and found["_taken"]))
 
 
 async def named_rows(db: Snapshot, table: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Rows ``ids`` of ``table`` with their ``name_suffix`` (as ``name_suffix`` gives it), in one query."""
-    rows = await db.all(f"select r.*, {_taken(table)} as _taken from {table} r where r.id = any(%s)", (list(ids),))
+    rows = await db.all(_named_sql(table), (list(ids),))
     out: dict[int, dict[str, Any]] = {}
     for row in rows:
         taken = bool(row.pop("_taken"))
+        del row["_key"]
         out[int(row["id"])] = row | {"name_suffix": _suffix(table, row, taken)}
     return out
 
