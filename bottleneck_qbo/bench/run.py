@@ -244,6 +244,29 @@ def wait_caught_up(settings: Settings) -> None:
         time.sleep(0.25)
 
 
+def replay_clock(settings: Settings, total: int, t0: float) -> dict[str, float]:
+    """Wait until the group has caught up after a replay of ``total`` events started at ``t0``; the time
+    with the worker's start-up and group join, and the steady rate: from the first committed progress to
+    caught up (the bare Faust baseline's clock also starts at its first event, not at its start-up)."""
+    docs = settings.documents_topic.replace(".", r"\.")
+    first: tuple[float, int] | None = None
+    while True:
+        cdc = _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS)
+        now = time.perf_counter()
+        if first is None and cdc < total:
+            first = (now, cdc)
+        if cdc == 0 and _group_lag(settings.kafka_bootstrap, settings.worker_id, docs) == 0:
+            break
+        time.sleep(0.25)
+    elapsed = now - t0
+    steady = first[1] / (now - first[0]) if first is not None and now > first[0] and first[1] > 0 else 0.0
+    return {
+        "seconds_incl_worker_start": elapsed,
+        "events_per_s_incl_worker_start": total / elapsed if elapsed > 0 else 0.0,
+        "events_per_s": steady or (total / elapsed if elapsed > 0 else 0.0),
+    }
+
+
 def raw_consume_rate(bootstrap: str, pattern: str, total: int) -> float:
     consumer = KafkaConsumer(
         **kafka_python_kwargs(get_settings(), bootstrap),
@@ -328,17 +351,15 @@ def replay_run(settings: Settings) -> dict[str, float]:
     t0 = time.perf_counter()
     worker.start()
     worker.wait_healthy()
-    wait_caught_up(settings)
-    elapsed = time.perf_counter() - t0
+    clock = replay_clock(settings, total, t0)
     writes = _sandbox_writes(settings) - writes_before
     raw = raw_consume_rate(settings.kafka_bootstrap, CDC_TOPICS, total)
     bare = bare_faust_rate(settings, total)
     return {
         "bare_faust_events_per_s": bare,
-        "vs_bare_faust": (total / elapsed) / bare if bare else 0.0,
+        "vs_bare_faust": clock["events_per_s"] / bare if bare else 0.0,
         "events": total,
-        "seconds_incl_worker_start": elapsed,
-        "events_per_s": total / elapsed,
+        **clock,
         "qbo_writes": writes,
         "raw_kafka_python_events_per_s": raw,
     }
@@ -708,7 +729,8 @@ def render(f: Figures) -> str:
         rows.append(
             (
                 "replay from offset 0, one worker",
-                f"{r['events']:.0f} events, {r['events_per_s']:.0f}/s; {r['qbo_writes']:.0f} QBO writes; "
+                f"{r['events']:.0f} events, {r['events_per_s']:.0f}/s steady "
+                f"({r.get('events_per_s_incl_worker_start', 0):.0f}/s with the worker's start); {r['qbo_writes']:.0f} QBO writes; "
                 f"bare Faust agent {r['bare_faust_events_per_s']:.0f}/s, plain kafka-python {r['raw_kafka_python_events_per_s']:.0f}/s",
                 ">= 80% of bare Faust, 0 QBO writes",
                 f"{r['vs_bare_faust']:.0%} of bare Faust: {_verdict(r['vs_bare_faust'] * 100, 80, at_most=False)}; "

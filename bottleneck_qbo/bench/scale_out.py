@@ -101,7 +101,7 @@ def ensure_replay_events(settings: Settings, conn: psycopg.Connection[Any], even
 
 def replay_with_workers(settings: Settings, workers: int) -> dict[str, float]:
     """Replay from offset zero with ``workers`` workers in the group; events/s until caught up."""
-    from bottleneck_qbo.bench.run import _reset_offsets_when_group_empty, _sandbox_writes, wait_caught_up
+    from bottleneck_qbo.bench.run import _reset_offsets_when_group_empty, _sandbox_writes, replay_clock
     from infra.stack.worker import Worker
     from infra.stack.worker import workers as stack_workers
 
@@ -116,16 +116,14 @@ def replay_with_workers(settings: Settings, workers: int) -> dict[str, float]:
         w.start()
     for w in team:
         w.wait_healthy()
-    wait_caught_up(settings)
-    elapsed = time.perf_counter() - t0
+    clock = replay_clock(settings, total, t0)
     writes = _sandbox_writes(settings) - writes_before
     for w in team[1:]:
         w.stop()  # leave the stack as it was: one worker (instance 1 keeps running)
     return {
         "workers": float(workers),
         "events": float(total),
-        "seconds_incl_worker_start": elapsed,
-        "events_per_s": total / elapsed if elapsed > 0 else 0.0,
+        **clock,
         "qbo_writes": float(writes),
         "cdc_partitions": float(cdc_partitions(settings)),
         "documents_partitions": float(settings.topic_partitions),
