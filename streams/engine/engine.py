@@ -22,7 +22,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from functools import partial
 from typing import Any
@@ -39,8 +39,9 @@ from sinks.qbo.idmap import IdMapEntry
 from sinks.qbo.writer import BatchOp, SyncConflict, WriteContext, Writer, WriteResult
 from streams.engine.accounts import AccountResolver
 from streams.engine.batching import BatchReads, Key, Pending, batch_item, batch_request_id, calls, needs_flush
-from streams.engine.classify import Failure, Remedy, classify
+from streams.engine.classify import Remedy, classify
 from streams.engine.docref import DocRef
+from streams.engine.failures import Failures, Subject
 from streams.engine.outcome import Kind, SkipReason, SyncOutcome
 from streams.engine.ports import IdMapPort, ParkingPort, SourcePort
 from streams.engine.processor import AdjustmentProcessor, Processor
@@ -107,6 +108,10 @@ class _Doc:
         assert self.ref.company_id is not None, "the company step runs first"
         return self.ref.company_id
 
+    @property
+    def subject(self) -> Subject:
+        return Subject(self.ref, self.processor.qbo_entity, self.realm)
+
 
 class SyncEngine:
     def __init__(
@@ -132,15 +137,17 @@ class SyncEngine:
         self.registry = registry
         self.accounts = accounts or AccountResolver(qbo)
         self.clock = clock
-        self.retry = Backoff(retry_base_delay_s, retry_max_delay_s)
-        self.retry_max_attempts = retry_max_attempts
         # QBO's batch API for backlogs: None sends every write on its own
         self.batch_min_docs = batch_min_docs
         self.batch_max_items = batch_max_items
-        # realm-wide problems: dead-lettering every document of the realm would only make work; a flat
-        # short delay re-drove every document of every broken realm each minute and starved the healthy
-        # realms sharing the worker. `connect` and `resync` bring them back at once.
-        self.config_retry = Backoff(retry_max_delay_s, max(CONFIG_RETRY_MAX_S, retry_max_delay_s), max_exponent=16)
+        self.failures = Failures(
+            parking,
+            idmap,
+            clock,
+            retry=Backoff(retry_base_delay_s, retry_max_delay_s),
+            config_retry=Backoff(retry_max_delay_s, max(CONFIG_RETRY_MAX_S, retry_max_delay_s), max_exponent=16),
+            max_attempts=retry_max_attempts,
+        )
         # A document's company never changes: remember it instead of asking Postgres per line event.
         self._company_of: OrderedDict[tuple[str, int], int] = OrderedDict()
 
@@ -235,7 +242,7 @@ class SyncEngine:
                     continue
                 if failure.unexpected:
                     log.error("unexpected failure syncing %s", d.ref, exc_info=exc)
-                return await self._failed(d, failure)
+                return await self.failures.record(d.subject, failure)
         raise AssertionError("unreachable: the second run returns")
 
     async def _attempt(self, d: _Doc, run: int, reads: BatchReads | None = None, index: int | None = None) -> SyncOutcome | None:
@@ -273,7 +280,7 @@ class SyncEngine:
         if owner != d.company_id:
             # e.g. a publish request naming another company's document: never cross tenants
             reason = f"{d.ref.entity_type} {d.ref.local_id} belongs to company {owner}, not {d.company_id}"
-            return await self._dead(d, reason, None, mark=False)
+            return await self.failures.dead(d.subject, reason, None, mark=False)
         # 3. decide
         step = decide(d.processor, doc)
         if step is Step.REMOVE:
@@ -438,7 +445,7 @@ class SyncEngine:
                 return await self._sync_again(d)
             if failure.unexpected:
                 log.error("unexpected failure syncing %s", d.ref, exc_info=exc)
-            return await self._failed(d, failure)
+            return await self.failures.record(d.subject, failure)
         finally:
             reads.touched(item.key)
 
@@ -450,7 +457,9 @@ class SyncEngine:
     # --- the steps ----------------------------------------------------------------------------------
     async def _never_existed(self, d: _Doc) -> SyncOutcome:
         if d.ref.forced and not d.as_dependency:
-            return await self._dead(d, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist", None)
+            return await self.failures.dead(
+                d.subject, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist", None
+            )
         await self.parking.clear(d.ref)
         return _skipped(d.ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
 
@@ -490,7 +499,9 @@ class SyncEngine:
         result = await Writer(ctx, doc).remove()
         if not result.wrote and (ctx.entry is None or ctx.entry.qbo_id is None):
             if doc is None and d.ref.forced and not d.as_dependency:
-                return await self._dead(d, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist", None)
+                return await self.failures.dead(
+                    d.subject, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist", None
+                )
             if was_parked:
                 await self.parking.clear(d.ref)
             return _skipped(d.ref, SkipReason.NOT_IN_QBO, "removed in Bottleneck before it reached QuickBooks")
@@ -592,66 +603,13 @@ class SyncEngine:
             f"{', '.join(result.dropped_links)} (QBO ignores a link to a closed estimate or a fully billed PO line); "
             "reopen it in QuickBooks or re-link it by hand, then re-drive"
         )
-        await self.parking.park(d.ref, "conflict", reason)
-        await self._mark_error(d, reason)
-        log.warning("conflict %s: %s", d.ref, reason)
-        return SyncOutcome(kind=Kind.CONFLICT, ref=d.ref, qbo_entity=d.processor.qbo_entity, qbo_id=result.qbo_id, reason=reason)
+        return await self.failures.conflict(d.subject, reason, qbo_id=result.qbo_id)
 
     async def _refs(self, realm: str, entries: dict[tuple[str, int], IdMapEntry], tax: TaxSettings = US_DEFAULT) -> StaticRefs:
         accounts = await self.accounts.for_realm(realm)
         ids = {k: str(e.qbo_id) for k, e in entries.items() if e.qbo_id and e.realm_id == realm and e.status not in ("voided", "deleted")}
         lines = {k: e.line_ids for k, e in entries.items() if e.line_ids}
         return StaticRefs(accounts=accounts, ids=ids, line_ids=lines, tax=tax)
-
-    # --- failures: what classify() said, recorded ----------------------------------------------------
-    async def _failed(self, d: _Doc, failure: Failure) -> SyncOutcome:
-        match failure.remedy:
-            case Remedy.RETRY:
-                return await self._retry(d, failure)
-            case Remedy.RATE_LIMITED:
-                at = self.clock() + timedelta(seconds=failure.retry_after_s or 0.0)
-                reason = f"QuickBooks rate limit for realm {d.realm}; retrying at {at.isoformat()}"
-                return await self._park_retry(d, reason, at, failure)
-            case Remedy.CONFIG:
-                at = self.clock() + timedelta(seconds=self.config_retry.delay(await self.parking.attempts(d.ref)))
-                log.error("config problem for realm %s, %s parked: %s", d.realm, d.ref, failure.reason)
-                return await self._park_retry(d, failure.reason, at, failure)
-            case Remedy.CONFLICT | Remedy.RESTART:  # stale on the second run too: a conflict
-                return await self._conflict(d, failure)
-            case Remedy.DEAD:
-                return await self._dead(d, failure.reason, failure)
-
-    async def _retry(self, d: _Doc, failure: Failure) -> SyncOutcome:
-        attempts = await self.parking.attempts(d.ref)
-        if attempts >= self.retry_max_attempts:
-            return await self._dead(d, f"gave up after {attempts} attempts: {failure.reason}", failure)
-        at = self.clock() + timedelta(seconds=self.retry.delay(attempts))
-        log.warning("retry %s at %s: %s", d.ref, at.isoformat(), failure.reason)
-        return await self._park_retry(d, failure.reason, at, failure)
-
-    async def _park_retry(self, d: _Doc, reason: str, at: datetime, failure: Failure) -> SyncOutcome:
-        fault = failure.error.to_dict() if failure.error else None
-        await self.parking.park(d.ref, "retry", reason, next_attempt_at=at, fault=fault)
-        return SyncOutcome(kind=Kind.RETRY_LATER, ref=d.ref, qbo_entity=d.processor.qbo_entity, reason=reason, retry_at=at, fault=fault)
-
-    async def _conflict(self, d: _Doc, failure: Failure) -> SyncOutcome:
-        fault = failure.error.to_dict() if failure.error else None
-        await self.parking.park(d.ref, "conflict", failure.reason, fault=fault)
-        await self._mark_error(d, failure.reason)
-        log.warning("conflict %s: %s", d.ref, failure.reason)
-        return SyncOutcome(kind=Kind.CONFLICT, ref=d.ref, qbo_entity=d.processor.qbo_entity, reason=failure.reason, fault=fault)
-
-    async def _dead(self, d: _Doc, reason: str, failure: Failure | None, *, mark: bool = True) -> SyncOutcome:
-        fault = failure.error.to_dict() if failure and failure.error else None
-        await self.parking.park(d.ref, "dead", reason, fault=fault)
-        if mark:
-            await self._mark_error(d, reason)
-        log.error("dead %s: %s", d.ref, reason)
-        return SyncOutcome(kind=Kind.DEAD, ref=d.ref, qbo_entity=d.processor.qbo_entity, reason=reason, fault=fault)
-
-    async def _mark_error(self, d: _Doc, reason: str) -> None:
-        if d.ref.company_id is not None:
-            await self.idmap.mark_error(d.ref.company_id, d.ref.entity_type, d.ref.local_id, reason)
 
 
 def _skipped(ref: DocRef, why: SkipReason, reason: str) -> SyncOutcome:
