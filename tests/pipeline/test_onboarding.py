@@ -41,6 +41,13 @@ def load_done(company: int) -> dict[str, Any] | None:
     return load if load and load["state"] == "done" else None
 
 
+def to_manual(pipeline: Pipeline, db: psycopg.Connection[Any], company: Company) -> None:
+    """Switch the company to manual mode and wait until the worker has seen it (its companies event)."""
+    mark = pipeline.mark("companies")
+    db.execute("update companies set qbo_sync_mode = 'manual', updated_at = now() where id = %s", (company.id,))
+    pipeline.settle("companies", company.id, mark, where=lambda v: (v.get("after") or {}).get("qbo_sync_mode") == "manual")
+
+
 def manual_company_with_data(db: psycopg.Connection[Any], company: Company, n_customers: int = 3) -> dict[str, Any]:
     """Customers, a service, a tracked item with a lot, open invoices and a draft one."""
     t = company.tag
@@ -75,9 +82,7 @@ async def test_switching_a_manual_company_to_live_loads_what_is_publishable_once
     pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
 ) -> None:
     t = company.tag
-    mark = pipeline.mark("companies")
-    db.execute("update companies set qbo_sync_mode = 'manual', updated_at = now() where id = %s", (company.id,))
-    pipeline.settle("companies", company.id, mark, where=lambda v: (v.get("after") or {}).get("qbo_sync_mode") == "manual")
+    to_manual(pipeline, db, company)
     mark = pipeline.mark("invoices")
     data = manual_company_with_data(db, company)
     pipeline.settle("invoices", data["draft"], mark)
@@ -143,9 +148,7 @@ async def test_a_worker_killed_while_a_load_is_queued_loses_nothing(
     os.environ["BQ_ONBOARDING_BATCH"] = "4"
     try:
         pipeline.start_worker()
-        mark = pipeline.mark("companies")
-        db.execute("update companies set qbo_sync_mode = 'manual', updated_at = now() where id = %s", (company.id,))
-        pipeline.settle("companies", company.id, mark, where=lambda v: (v.get("after") or {}).get("qbo_sync_mode") == "manual")
+        to_manual(pipeline, db, company)
         mark = pipeline.mark("customers")
         last = [seed.customer(db, company.id, f"Kill {i:02d} {t}") for i in range(n)][-1]
         pipeline.settle("customers", last, mark)
@@ -181,9 +184,7 @@ async def test_an_invoice_published_in_manual_mode_brings_its_lots_stock_along(
     pipeline: Pipeline, db: psycopg.Connection[Any], company: Company, qbo: Qbo
 ) -> None:
     t = company.tag
-    mark = pipeline.mark("companies")
-    db.execute("update companies set qbo_sync_mode = 'manual', updated_at = now() where id = %s", (company.id,))
-    pipeline.settle("companies", company.id, mark, where=lambda v: (v.get("after") or {}).get("qbo_sync_mode") == "manual")
+    to_manual(pipeline, db, company)
     cust = seed.customer(db, company.id, f"Stock {t}")
     brew, (lot,) = seed.item(
         db, company.id, f"SB-{t}", f"Stock Brew {t}", "inventory", sales_price=Decimal("4.50"), lots=[("L1", Decimal("10"), Decimal("1"))]
