@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -155,14 +156,42 @@ class _Job:
     last_offset: int | None
 
 
+def _group_offsets(admin: Any, settings: Settings) -> dict[int, int]:
+    got = admin.list_group_offsets({settings.worker_id: None}).get(settings.worker_id, {})
+    return {tp.partition: m.offset for tp, m in got.items() if tp.topic == settings.documents_topic and m.offset is not None}
+
+
 def committed_offsets(settings: Settings) -> dict[int, int]:
     """The worker group's committed offset per partition of the documents topic (blocking: run in a thread)."""
     admin = reach.kafka_admin(settings)
     try:
-        got = admin.list_group_offsets({settings.worker_id: None}).get(settings.worker_id, {})
+        return _group_offsets(admin, settings)
     finally:
         admin.close()
-    return {tp.partition: m.offset for tp, m in got.items() if tp.topic == settings.documents_topic and m.offset is not None}
+
+
+class OffsetReader:
+    """``committed_offsets`` through one admin client kept open: the worker's drain timer asks every
+    second while a load runs (a new client each time meant a connection and a metadata round each).
+    Blocking, one caller at a time; a failed read drops the client, the next read opens a new one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._admin: Any = None
+
+    def __call__(self) -> dict[int, int]:
+        if self._admin is None:
+            self._admin = reach.kafka_admin(self._settings)
+        try:
+            return _group_offsets(self._admin, self._settings)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            admin.close()
 
 
 def _consumed(job: _Job, committed: dict[int, int]) -> bool:
@@ -191,9 +220,10 @@ def _counts_params(job: int, committed: dict[int, int]) -> tuple[list[int], list
     return list(committed), list(committed.values()), job
 
 
-async def drain(db: Database, settings: Settings, send: Send) -> int:
+async def drain(db: Database, settings: Settings, send: Send, offsets: Callable[[], dict[int, int]] | None = None) -> int:
     """One round: every running job whose last batch was consumed gets its next batch queued, or is
-    finished once all of it was consumed. Returns the number of touches queued."""
+    finished once all of it was consumed. Returns the number of touches queued. ``offsets`` reads the
+    group's committed offsets (blocking; default: ``committed_offsets`` with a client of its own)."""
     jobs = [
         _Job(**r)
         for r in await db.fetchall(
@@ -206,7 +236,8 @@ async def drain(db: Database, settings: Settings, send: Send) -> int:
     ]
     if not jobs:
         return 0
-    committed = await asyncio.to_thread(committed_offsets, settings) if any(j.last_offset is not None for j in jobs) else {}
+    read = offsets or partial(committed_offsets, settings)
+    committed = await asyncio.to_thread(read) if any(j.last_offset is not None for j in jobs) else {}
     sent = 0
     for job in jobs:
         try:

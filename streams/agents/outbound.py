@@ -278,6 +278,9 @@ async def redrive_parked() -> None:
         await documents_topic.send(key=touch.key(), value=touch.to_bytes())
 
 
+_load_offsets = onboarding.OffsetReader(settings)
+
+
 @app.timer(interval=1.0)
 async def load_companies() -> None:
     """Initial loads (``bottleneck_qbo.ops.onboarding``): queue the next batch of each running load whose
@@ -288,6 +291,6 @@ async def load_companies() -> None:
         return await documents_topic.send(key=key, value=value)
 
     try:
-        await onboarding.drain(rt.db, settings, send)
+        await onboarding.drain(rt.db, settings, send, _load_offsets)
     except Exception:  # a timer that raises is not called again: log, and try on the next tick
         log.exception("onboarding: draining the initial loads failed; trying again")
