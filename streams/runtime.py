@@ -35,6 +35,14 @@ def worker_qbo_settings(settings: Settings) -> Settings:
     return settings.model_copy(update=update)
 
 
+def share_realm_budgets(qbo: QboClient, settings: Settings, db: Database) -> None:
+    """Charge this process's QBO calls (made in the running loop) to each realm's shared ledger as well:
+    the workers, and a command that calls QBO beside them (``reconcile``), spend one budget per realm."""
+    if settings.qbo_shared_budget:
+        shared = SharedBudgetConfig(block=settings.qbo_budget_block, processes=settings.qbo_budget_processes)
+        qbo.limiters.attach_ledger(PostgresBudgetLedger(db, holder=default_holder()), shared)
+
+
 class Runtime:
     def __init__(self, settings: Settings, qbo: QboClient, db: Database) -> None:
         self.settings = settings
@@ -63,10 +71,7 @@ class Runtime:
     async def create(cls, settings: Settings) -> Runtime:
         db = await Database.open(settings.postgres_dsn, name="worker")
         qbo = QboClient.from_settings(worker_qbo_settings(settings), PostgresTokenStore.from_settings(settings, db=db))
-        if settings.qbo_shared_budget:
-            # Several workers may call one realm: its budget is charged to the shared ledger as well.
-            shared = SharedBudgetConfig(block=settings.qbo_budget_block, processes=settings.qbo_budget_processes)
-            qbo.limiters.attach_ledger(PostgresBudgetLedger(db, holder=default_holder()), shared)
+        share_realm_budgets(qbo, settings, db)
         return cls(settings, qbo, db)
 
     async def resolve_company(self, ref: DocRef) -> DocRef | None:

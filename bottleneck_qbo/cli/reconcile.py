@@ -57,14 +57,19 @@ def reconcile(
     """Compare every published Bottleneck row with QBO, field by field (exit 0 clean, 1 differences, 2 error)."""
     from bottleneck_qbo.ops.reconcile.run import Reconciler, fix_plan, prepare_fix, summary
     from bottleneck_qbo.ops.resync import enqueue_documents
+    from sinks.postgres import Database
     from sinks.qbo.auth import PostgresTokenStore
     from sinks.qbo.client import QboClient
     from streams.processors.registry import REGISTRY
+    from streams.runtime import share_realm_budgets
 
     s = get_settings()
 
     async def go() -> object:
         qbo = QboClient.from_settings(s, PostgresTokenStore(s.postgres_dsn))
+        ledger_db = await Database.open(s.postgres_dsn, name="reconcile")
+        # the pages it reads come out of the realm's budget the workers share, not a budget of its own
+        share_realm_budgets(qbo, s, ledger_db)
         try:
             rec = Reconciler(s.postgres_dsn, qbo, REGISTRY)
             companies = rec.companies(company)
@@ -76,6 +81,7 @@ def reconcile(
                 return await rec.run(company, entity)
         finally:
             await qbo.aclose()
+            await ledger_db.close()
 
     try:
         report = asyncio.run(go())

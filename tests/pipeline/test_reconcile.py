@@ -53,6 +53,10 @@ async def test_reconcile_reports_planted_differences_and_fix_repairs_them(
     rc, report = reconcile(company.id)
     assert rc == 0, report["differences"]
     assert report["companies"][0]["checked"] >= 6  # customer, 2 items + category, lot, 2 invoices
+    # its QBO reads were charged to the realm's budget the workers share (holder host:pid:start)
+    worker_pid = (pipeline.settings.run_dir / "pids" / "worker.pid").read_text().strip()
+    holders = {r[0] for r in db.execute("select holder from qbo_sync.qbo_budget_grant where realm_id = %s", (company.realm,))}
+    assert any(h.split(":")[1] != worker_pid for h in holders), holders
 
     # a person edits QBO: the customer's email, an invoice line's price, deletes an invoice, counts stock
     c = await qbo.one("Customer", f"DisplayName = 'Reconciled {t}'")
