@@ -37,6 +37,9 @@ def bench(
     ] = 100_000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="also replay with this many workers in one group (1: skip)")] = 2,
     batch_docs: Annotated[int, typer.Option(help="customers per path in the batch-load figure (--only batch)")] = 1000,
+    warmup: Annotated[
+        float, typer.Option(min=0, help="seconds of documents at --rate before the latency run, reported apart (0: none)")
+    ] = 30.0,
 ) -> None:
     """Measure the pipeline on this machine and print the figures (see README, Benchmarks)."""
     require_infra("bench")
@@ -55,6 +58,7 @@ def bench(
         replay_events=replay_events,
         workers=workers,
         batch_docs=batch_docs,
+        warmup_s=warmup,
     )
 
 
