@@ -455,11 +455,13 @@ class SyncEngine:
         return out
 
     # --- the steps ----------------------------------------------------------------------------------
+    async def _no_such_row(self, d: _Doc) -> SyncOutcome:
+        """A publish request (forced) for a row that does not exist: dead, so the person who asked sees it."""
+        return await self.failures.dead(d.subject, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist")
+
     async def _never_existed(self, d: _Doc) -> SyncOutcome:
         if d.ref.forced and not d.as_dependency:
-            return await self.failures.dead(
-                d.subject, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist", None
-            )
+            return await self._no_such_row(d)
         await self.parking.clear(d.ref)
         return _skipped(d.ref, SkipReason.NOT_FOUND, "the row does not exist and was never in QuickBooks")
 
@@ -499,9 +501,7 @@ class SyncEngine:
         result = await Writer(ctx, doc).remove()
         if not result.wrote and (ctx.entry is None or ctx.entry.qbo_id is None):
             if doc is None and d.ref.forced and not d.as_dependency:
-                return await self.failures.dead(
-                    d.subject, f"publish request for {d.ref.entity_type} {d.ref.local_id}, which does not exist", None
-                )
+                return await self._no_such_row(d)
             if was_parked:
                 await self.parking.clear(d.ref)
             return _skipped(d.ref, SkipReason.NOT_IN_QBO, "removed in Bottleneck before it reached QuickBooks")
