@@ -67,10 +67,11 @@ def reconcile(
 
     async def go() -> object:
         qbo = QboClient.from_settings(s, PostgresTokenStore(s.postgres_dsn))
-        ledger_db = await Database.open(s.postgres_dsn, name="reconcile")
-        # the pages it reads come out of the realm's budget the workers share, not a budget of its own
-        share_realm_budgets(qbo, s, ledger_db)
+        ledger_db: Database | None = None
         try:
+            ledger_db = await Database.open(s.postgres_dsn, name="reconcile")
+            # the pages it reads come out of the realm's budget the workers share, not a budget of its own
+            share_realm_budgets(qbo, s, ledger_db)
             rec = Reconciler(s.postgres_dsn, qbo, REGISTRY)
             companies = rec.companies(company)
             processors = rec.processors(entity)
@@ -81,7 +82,8 @@ def reconcile(
                 return await rec.run(company, entity)
         finally:
             await qbo.aclose()
-            await ledger_db.close()
+            if ledger_db is not None:
+                await ledger_db.close()
 
     try:
         report = asyncio.run(go())
