@@ -1,5 +1,5 @@
 """A company's backlog through the real stack: 60 customers and 60 invoices inserted while the company
-syncs manually, then `resync` puts them on the documents topic; they land through QBO batch calls,
+syncs manually, then the switch to live queues its initial load; they land through QBO batch calls,
 dependencies first, each exactly once, and one document QBO refuses is the only dead letter."""
 
 from __future__ import annotations
