@@ -66,12 +66,12 @@ def reconcile(
     s = get_settings()
 
     async def go() -> object:
-        qbo = QboClient.from_settings(s, PostgresTokenStore(s.postgres_dsn))
-        ledger_db: Database | None = None
+        db = await Database.open(s.postgres_dsn, name="reconcile")
+        # tokens as every command reads them (sealed at rest when a key is set), on the one pool
+        qbo = QboClient.from_settings(s, PostgresTokenStore.from_settings(s, db=db))
         try:
-            ledger_db = await Database.open(s.postgres_dsn, name="reconcile")
             # the pages it reads come out of the realm's budget the workers share, not a budget of its own
-            share_realm_budgets(qbo, s, ledger_db)
+            share_realm_budgets(qbo, s, db)
             rec = Reconciler(s.postgres_dsn, qbo, REGISTRY)
             companies = rec.companies(company)
             processors = rec.processors(entity)
@@ -82,8 +82,7 @@ def reconcile(
                 return await rec.run(company, entity)
         finally:
             await qbo.aclose()
-            if ledger_db is not None:
-                await ledger_db.close()
+            await db.close()
 
     try:
         report = asyncio.run(go())
