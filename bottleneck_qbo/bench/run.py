@@ -258,13 +258,18 @@ def _group_lag(bootstrap: str, group: str, pattern: str) -> int:
         c.close()
 
 
-def wait_caught_up(settings: Settings) -> None:
-    """Until the worker has routed everything on the CDC topics and synced every document touch."""
+def wait_caught_up(settings: Settings, below: int | None = None) -> tuple[float, tuple[float, int] | None]:
+    """Until the worker has routed everything on the CDC topics and synced every document touch. Returns
+    when (``perf_counter``), and the first time and CDC lag seen under ``below`` (None: never, or not asked)."""
     docs = settings.documents_topic.replace(".", r"\.")
-    while (
-        _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS) > 0
-        or _group_lag(settings.kafka_bootstrap, settings.worker_id, docs) > 0
-    ):
+    first: tuple[float, int] | None = None
+    while True:
+        cdc = _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS)
+        now = time.perf_counter()
+        if first is None and below is not None and cdc < below:
+            first = (now, cdc)
+        if cdc == 0 and _group_lag(settings.kafka_bootstrap, settings.worker_id, docs) == 0:
+            return now, first
         time.sleep(0.25)
 
 
@@ -272,16 +277,7 @@ def replay_clock(settings: Settings, total: int, t0: float) -> dict[str, float]:
     """Wait until the group has caught up after a replay of ``total`` events started at ``t0``; the time
     with the worker's start-up and group join, and the steady rate: from the first committed progress to
     caught up (the bare Faust baseline's clock also starts at its first event, not at its start-up)."""
-    docs = settings.documents_topic.replace(".", r"\.")
-    first: tuple[float, int] | None = None
-    while True:
-        cdc = _group_lag(settings.kafka_bootstrap, settings.worker_id, CDC_TOPICS)
-        now = time.perf_counter()
-        if first is None and cdc < total:
-            first = (now, cdc)
-        if cdc == 0 and _group_lag(settings.kafka_bootstrap, settings.worker_id, docs) == 0:
-            break
-        time.sleep(0.25)
+    now, first = wait_caught_up(settings, below=total)
     elapsed = now - t0
     steady = first[1] / (now - first[0]) if first is not None and now > first[0] and first[1] > 0 else 0.0
     return {

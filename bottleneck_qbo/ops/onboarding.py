@@ -156,24 +156,20 @@ class _Job:
     last_offset: int | None
 
 
-def _group_offsets(admin: Any, settings: Settings) -> dict[int, int]:
-    got = admin.list_group_offsets({settings.worker_id: None}).get(settings.worker_id, {})
-    return {tp.partition: m.offset for tp, m in got.items() if tp.topic == settings.documents_topic and m.offset is not None}
-
-
 def committed_offsets(settings: Settings) -> dict[int, int]:
-    """The worker group's committed offset per partition of the documents topic (blocking: run in a thread)."""
-    admin = reach.kafka_admin(settings)
+    """The worker group's committed offset per partition of the documents topic, with a client of its
+    own (blocking: run in a thread)."""
+    read = OffsetReader(settings)
     try:
-        return _group_offsets(admin, settings)
+        return read()
     finally:
-        admin.close()
+        read.close()
 
 
 class OffsetReader:
-    """``committed_offsets`` through one admin client kept open: the worker's drain timer asks every
-    second while a load runs (a new client each time meant a connection and a metadata round each).
-    Blocking, one caller at a time; a failed read drops the client, the next read opens a new one."""
+    """The worker group's committed offsets through one admin client kept open: the worker's drain timer
+    asks every second while a load runs (a new client each time meant a connection and a metadata round
+    each). Blocking, one caller at a time; a failed read drops the client, the next read opens a new one."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -182,11 +178,13 @@ class OffsetReader:
     def __call__(self) -> dict[int, int]:
         if self._admin is None:
             self._admin = reach.kafka_admin(self._settings)
+        s = self._settings
         try:
-            return _group_offsets(self._admin, self._settings)
+            got = self._admin.list_group_offsets({s.worker_id: None}).get(s.worker_id, {})
         except Exception:
             self.close()
             raise
+        return {tp.partition: m.offset for tp, m in got.items() if tp.topic == s.documents_topic and m.offset is not None}
 
     def close(self) -> None:
         admin, self._admin = self._admin, None

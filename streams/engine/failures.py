@@ -72,7 +72,7 @@ class Failures:
                 log.error("config problem for realm %s, %s parked: %s", s.realm, s.ref, failure.reason)
                 return await self._park_retry(s, failure.reason, at, failure)
             case Remedy.CONFLICT | Remedy.RESTART:  # stale on the second run too: a conflict
-                return await self.conflict(s, failure.reason, fault=failure.error.to_dict() if failure.error else None)
+                return await self.conflict(s, failure.reason, fault=_fault(failure))
             case Remedy.DEAD:
                 return await self.dead(s, failure.reason, failure)
 
@@ -85,7 +85,7 @@ class Failures:
 
     async def dead(self, s: Subject, reason: str, failure: Failure | None = None, *, mark: bool = True) -> SyncOutcome:
         """Bad data or a refusal no retry fixes: the caller dead-letters the outcome."""
-        fault = failure.error.to_dict() if failure and failure.error else None
+        fault = _fault(failure)
         await self.parking.park(s.ref, "dead", reason, fault=fault)
         if mark:
             await self._mark_error(s, reason)
@@ -93,10 +93,15 @@ class Failures:
         return SyncOutcome(kind=Kind.DEAD, ref=s.ref, qbo_entity=s.qbo_entity, reason=reason, fault=fault)
 
     async def _park_retry(self, s: Subject, reason: str, at: datetime, failure: Failure) -> SyncOutcome:
-        fault = failure.error.to_dict() if failure.error else None
+        fault = _fault(failure)
         await self.parking.park(s.ref, "retry", reason, next_attempt_at=at, fault=fault)
         return SyncOutcome(kind=Kind.RETRY_LATER, ref=s.ref, qbo_entity=s.qbo_entity, reason=reason, retry_at=at, fault=fault)
 
     async def _mark_error(self, s: Subject, reason: str) -> None:
         if s.ref.company_id is not None:
             await self.idmap.mark_error(s.ref.company_id, s.ref.entity_type, s.ref.local_id, reason)
+
+
+def _fault(failure: Failure | None) -> dict[str, Any] | None:
+    """What QBO said, as parking and the dead-letter topic keep it."""
+    return failure.error.to_dict() if failure is not None and failure.error is not None else None
